@@ -1,0 +1,1 @@
+"""Benchmarks: loader speed and memory against native and pandas baselines (``make bench``)."""

@@ -1,0 +1,274 @@
+"""When runs happen: as soon as Stripe's data is complete (sensors), or on a cron (schedule).
+
+* ``stripe_reports_freshness`` / ``sigma_queries_freshness`` — poll Stripe's freshness timestamps
+  and request every partition that has become complete and is not yet materialized. The cursor
+  remembers the newest complete day per asset (and account), so a day is requested once, and days
+  that completed while the daemon was down are requested on the next tick. Consecutive days go
+  out as one ranged run, so catching up costs one Stripe job per chunk.
+* ``stripe_daily`` — the cron alternative: each morning, the newest complete day of every asset,
+  skipped (with the reason on the tick) for assets whose data Stripe has not finished loading.
+* ``stripe_connected_accounts`` — discovers connected accounts and adds them as partitions.
+* ``stripe_reconciliation`` — runs the cross-report reconciliation check daily.
+
+Sensors and schedules start stopped: turn them on in the UI (Automation) or in deploy/.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+
+from pipelines.catalog import Spec
+from pipelines.freshness import FreshnessProbe
+from pipelines.partitions import CONNECTED_ACCOUNTS, daily_partitions, partition_key
+from pipelines.resources import StripeResource
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+@dataclass(frozen=True)
+class Target:
+    """An asset the automation drives, with the spec it was built from."""
+
+    spec: Spec
+    asset: dg.AssetsDefinition
+
+    @property
+    def key(self) -> dg.AssetKey:
+        return self.asset.key
+
+    @property
+    def daily(self) -> dg.TimeWindowPartitionsDefinition:
+        return daily_partitions(self.asset.partitions_def)  # type: ignore[arg-type]
+
+
+def complete_partitions(target: Target, loaded_until: datetime) -> list[str]:
+    """Day keys of ``target`` whose whole window is loaded at Stripe, oldest first."""
+    daily = target.daily
+    keys = daily.get_partition_keys(current_time=loaded_until)
+    # The partitions definition already stops at the last *closed* day at ``loaded_until``;
+    # the explicit comparison keeps that promise independent of end_offset settings.
+    return [k for k in keys if daily.time_window_for_partition_key(k).end <= loaded_until]
+
+
+def build_freshness_sensor(
+    name: str,
+    targets: Sequence[Target],
+    *,
+    minimum_interval_seconds: int = 600,
+    initial_lookback_days: int = 7,
+) -> dg.SensorDefinition:
+    """A sensor requesting each partition of ``targets`` once Stripe's data for it is complete.
+
+    On its first tick (no cursor) it looks back ``initial_lookback_days``; older history is a
+    backfill to launch from the asset page.
+    """
+
+    @dg.sensor(
+        name=name,
+        asset_selection=[t.key for t in targets],
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=(
+            "Requests every partition whose day Stripe has finished loading and that is not yet "
+            "materialized, as ranged runs of consecutive days."
+        ),
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, stripe: StripeResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        cursor: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        requests: list[dg.RunRequest] = []
+        notes: list[str] = []
+        with stripe.session() as session:
+            for target in targets:
+                for account in _accounts(context.instance, target):
+                    cursor_key = target.spec.name if account is None else f"{target.spec.name}|{account}"
+                    loaded_until, label = session.freshness.loaded_until(target.spec, account)
+                    complete = complete_partitions(target, loaded_until)
+                    last = cursor.get(cursor_key)
+                    candidates = (
+                        [k for k in complete if k > last]
+                        if last is not None
+                        else complete[-initial_lookback_days:]
+                    )
+                    materialized = context.instance.get_materialized_partitions(target.key)
+                    todo = [k for k in candidates if partition_key(account, k) not in materialized]
+                    requests.extend(_ranged_requests(target, account, todo))
+                    if complete:
+                        cursor[cursor_key] = complete[-1]
+                    who = target.spec.name + (f" ({account})" if account else "")
+                    notes.append(
+                        f"{who}: {label} is {_iso(loaded_until)}, "
+                        + (f"requested {len(todo)} day(s)" if todo else "nothing new is complete")
+                    )
+        if not requests:
+            return dg.SkipReason(
+                "No partition became complete at Stripe since the last tick. " + "; ".join(notes)
+            )
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
+
+    return _sensor
+
+
+def build_daily_schedules(targets: Sequence[Target], *, hour: int = 6) -> list[dg.ScheduleDefinition]:
+    """One schedule per kind of partitions (zone, Connect fan-out): a job's assets share partitions.
+
+    The UTC one is ``stripe_daily``; others are named after their zone and fan-out.
+    """
+    groups: dict[tuple[str, bool], list[Target]] = {}
+    for target in targets:
+        groups.setdefault((target.spec.timezone, bool(target.spec.connect)), []).append(target)
+    schedules = []
+    for (timezone, connect), group in sorted(groups.items()):
+        suffix = "" if timezone == "UTC" else "_" + timezone.lower().replace("/", "_")
+        name = f"stripe_daily{suffix}{'_per_account' if connect else ''}"
+        schedules.append(build_daily_schedule(group, name=name, timezone=timezone, hour=hour))
+    return schedules
+
+
+def build_daily_schedule(
+    targets: Sequence[Target], *, name: str = "stripe_daily", timezone: str = "UTC", hour: int = 6
+) -> dg.ScheduleDefinition:
+    """Each morning in ``timezone``, the newest complete day of ``targets`` — skipped, with the
+    reason on the tick, for assets whose day Stripe has not finished loading."""
+
+    @dg.schedule(
+        name=name,
+        cron_schedule=f"0 {hour} * * *",
+        execution_timezone=timezone,
+        target=[t.key for t in targets],
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"The newest complete day ({timezone}) of each asset, once Stripe has loaded it.",
+    )
+    def _schedule(
+        context: dg.ScheduleEvaluationContext, stripe: StripeResource
+    ) -> list[dg.RunRequest] | dg.SkipReason:
+        tick = context.scheduled_execution_time or datetime.now(UTC)
+        requests: list[dg.RunRequest] = []
+        skipped: list[str] = []
+        with stripe.session() as session:
+            probe: FreshnessProbe = session.freshness
+            for target in targets:
+                days = target.daily.get_partition_keys(current_time=tick)
+                if not days:
+                    continue
+                day = days[-1]
+                end = target.daily.time_window_for_partition_key(day).end
+                for account in _accounts(context.instance, target):
+                    loaded_until, label = probe.loaded_until(target.spec, account)
+                    key = partition_key(account, day)
+                    if end > loaded_until:
+                        skipped.append(
+                            f"{target.spec.name} {key}: {label} is {_iso(loaded_until)}, "
+                            f"the day ends {_iso(end)}"
+                        )
+                        continue
+                    requests.append(
+                        dg.RunRequest(
+                            run_key=f"{target.spec.name}:{key}:{tick:%Y%m%dT%H%M}",
+                            asset_selection=[target.key],
+                            partition_key=key,
+                        )
+                    )
+        if not requests:
+            return dg.SkipReason(
+                "Stripe has not finished loading any asset's newest day: " + "; ".join(skipped)
+            )
+        for note in skipped:
+            context.log.info(f"skipped {note}")
+        return requests
+
+    return _schedule
+
+
+def build_accounts_sensor(minimum_interval_seconds: int = 3600) -> dg.SensorDefinition:
+    """Adds newly connected Stripe accounts as partitions of the per-account assets."""
+
+    @dg.sensor(
+        name="stripe_connected_accounts",
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Lists the platform's connected accounts and adds new ones as partitions.",
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, stripe: StripeResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        with stripe.session() as session:
+            accounts = sorted(str(a["id"]) for a in session.client.list("/v1/accounts", {"limit": 100}))
+        known = set(context.instance.get_dynamic_partitions(CONNECTED_ACCOUNTS.name or ""))
+        new = [a for a in accounts if a not in known]
+        if not new:
+            return dg.SkipReason(f"{len(accounts)} connected account(s), none new")
+        return dg.SensorResult(dynamic_partitions_requests=[CONNECTED_ACCOUNTS.build_add_request(new)])
+
+    return _sensor
+
+
+def build_reconciliation_schedule(
+    checks: Sequence[dg.AssetChecksDefinition], cron_schedule: str = "0 8 * * *"
+) -> tuple[Any, dg.ScheduleDefinition]:
+    """A job running the cross-report checks, and its daily schedule."""
+    job = dg.define_asset_job(
+        "stripe_reconciliation",
+        selection=dg.AssetSelection.checks(*checks),
+        description="Cross-report reconciliation checks over every day both reports hold.",
+    )
+    schedule = dg.ScheduleDefinition(
+        name="stripe_reconciliation_daily",
+        job=job,
+        cron_schedule=cron_schedule,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )
+    return job, schedule
+
+
+def _accounts(instance: dg.DagsterInstance, target: Target) -> list[str | None]:
+    if not target.spec.connect:
+        return [None]
+    return list(instance.get_dynamic_partitions(CONNECTED_ACCOUNTS.name or ""))
+
+
+def _ranged_requests(target: Target, account: str | None, days: Sequence[str]) -> list[dg.RunRequest]:
+    """Consecutive days as ranged runs (one Stripe job per run for splittable specs)."""
+    requests = []
+    run: list[str] = []
+    daily = target.daily
+
+    def flush() -> None:
+        if not run:
+            return
+        first, last = partition_key(account, run[0]), partition_key(account, run[-1])
+        run_key = f"{target.spec.name}:{first}..{last}"
+        if first == last:
+            requests.append(dg.RunRequest(run_key=run_key, asset_selection=[target.key], partition_key=first))
+        else:
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key,
+                    asset_selection=[target.key],
+                    tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
+                )
+            )
+        run.clear()
+
+    for day in days:
+        consecutive = (
+            run
+            and daily.time_window_for_partition_key(run[-1]).end
+            == daily.time_window_for_partition_key(day).start
+        )
+        if run and (not consecutive or len(run) >= target.spec.max_days_per_run):
+            flush()
+        run.append(day)
+    flush()
+    return requests
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")

@@ -1,0 +1,86 @@
+"""Assembling the Dagster definitions from the catalogue, and resources from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from pipelines.assets import DEFAULT_RETRY_POLICY, asset_key, build_assets
+from pipelines.automation import (
+    Target,
+    build_accounts_sensor,
+    build_daily_schedules,
+    build_freshness_sensor,
+    build_reconciliation_schedule,
+)
+from pipelines.catalog import Catalog, ReportSpec
+from pipelines.checks import build_reconciliation_check, reconciliation_pairs
+from pipelines.resources import (
+    DEFAULT_API_BASE,
+    DEFAULT_FILES_BASE,
+    DEFAULT_WAREHOUSE_URL,
+    StripeResource,
+    WarehouseResource,
+)
+
+
+def resources_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The Stripe and warehouse resources, configured by environment variables.
+
+    ``STRIPE_API_KEY`` (required at run time) and ``WAREHOUSE_URL`` (optional; may hold a password)
+    stay ``EnvVar``s so their values never reach the UI; base URLs are plain settings.
+    """
+    return {
+        "stripe": StripeResource(
+            api_key=dg.EnvVar("STRIPE_API_KEY"),
+            api_base=environ.get("STRIPE_API_BASE", DEFAULT_API_BASE),
+            files_base=environ.get("STRIPE_FILES_BASE", environ.get("STRIPE_API_BASE", DEFAULT_FILES_BASE)),
+        ),
+        "warehouse": WarehouseResource(
+            url=dg.EnvVar("WAREHOUSE_URL") if environ.get("WAREHOUSE_URL") else DEFAULT_WAREHOUSE_URL,
+            schema_name=environ.get("WAREHOUSE_SCHEMA", "stripe"),
+        ),
+    }
+
+
+def build_definitions(
+    catalog: Catalog,
+    resources: Mapping[str, Any],
+    *,
+    retry_policy: dg.RetryPolicy = DEFAULT_RETRY_POLICY,
+    sensor_interval_seconds: int = 600,
+) -> dg.Definitions:
+    """Assets, checks, sensors, schedules and jobs for every entry of ``catalog``."""
+    assets = build_assets(catalog, retry_policy)
+    targets = [Target(spec, asset) for spec, asset in zip(catalog.specs, assets, strict=True)]
+    reports = [t for t in targets if isinstance(t.spec, ReportSpec)]
+    queries = [t for t in targets if not isinstance(t.spec, ReportSpec)]
+
+    checks = [
+        build_reconciliation_check(activity, summary, asset_key(activity), asset_key(summary))
+        for activity, summary in reconciliation_pairs(catalog)
+    ]
+    sensors = [
+        build_freshness_sensor(name, group, minimum_interval_seconds=sensor_interval_seconds)
+        for name, group in (("stripe_reports_freshness", reports), ("sigma_queries_freshness", queries))
+        if group
+    ]
+    if any(t.spec.connect for t in targets):
+        sensors.append(build_accounts_sensor())
+    schedules: list[dg.ScheduleDefinition] = build_daily_schedules(targets)
+    jobs = []
+    if checks:
+        job, schedule = build_reconciliation_schedule(checks)
+        jobs.append(job)
+        schedules.append(schedule)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        sensors=sensors,
+        schedules=schedules,
+        jobs=jobs,
+        resources=dict(resources),
+    )

@@ -1,0 +1,100 @@
+"""Turning a ``sql/*.sql`` file into the Sigma SQL that runs for one window.
+
+Files are Trino SQL (Sigma's dialect) with two named parameters, ``:window_start`` and
+``:window_end``. They are bound by rewriting the parsed query with sqlglot — each becomes a typed
+``TIMESTAMP`` literal in UTC — never by pasting text into the query.
+
+Every rendered query also returns Sigma's ``data_load_time`` as an extra column, so the loaded
+result proves which snapshot of Stripe's data it saw: a result older than its window is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+FRESHNESS_COLUMN = "_data_load_time"
+WINDOW_PARAMETERS = frozenset({"window_start", "window_end"})
+_DIALECT = "trino"
+
+
+class SigmaSqlError(ValueError):
+    """A ``.sql`` file cannot be turned into a Sigma query; the message names the file and why."""
+
+
+def parse_query(sql: str, source: Path | str = "<sql>") -> exp.Expression:
+    """Parse one Sigma query, refusing anything that is not a single SELECT or unknown parameters."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=_DIALECT) if s is not None]
+    except ParseError as error:
+        # sqlglot's message underlines the token with terminal escapes; keep the plain facts.
+        details = error.errors[0] if error.errors else {}
+        where = f" at line {details['line']}, column {details['col']}" if "line" in details else ""
+        reason = details.get("description") or str(error)
+        raise SigmaSqlError(f"{source}: not valid Trino SQL{where}: {reason}") from error
+    if len(statements) != 1:
+        raise SigmaSqlError(f"{source}: expected exactly one query, found {len(statements)}")
+    query = statements[0]
+    if not isinstance(query, exp.Query):
+        raise SigmaSqlError(f"{source}: Sigma runs SELECT queries only, found {query.key.upper()}")
+    for placeholder in query.find_all(exp.Placeholder):
+        if placeholder.name not in WINDOW_PARAMETERS:
+            shown = f":{placeholder.name}" if placeholder.name else "?"
+            raise SigmaSqlError(
+                f"{source}: unknown parameter {shown}; only :window_start and :window_end are bound"
+            )
+    return query
+
+
+def render_for_window(sql: str, start: datetime, end: datetime, source: Path | str = "<sql>") -> str:
+    """The query for the window ``[start, end)`` plus the ``_data_load_time`` freshness column."""
+    bound = {"window_start": _timestamp_literal(start), "window_end": _timestamp_literal(end)}
+
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name in bound:
+            return bound[node.name].copy()
+        return node
+
+    query = parse_query(sql, source).transform(bind)
+    return _with_freshness_column(query).sql(dialect=_DIALECT, comments=False, pretty=True)
+
+
+def render_latest_day(sql: str, source: Path | str = "<sql>") -> str:
+    """The query for "the last complete UTC day before ``data_load_time``", for saved queries.
+
+    Saved queries take no parameters, so the window is expressed relative to Sigma's own
+    ``data_load_time``; the freshness column then tells which day a run covered.
+    """
+    day_end = sqlglot.parse_one("date_trunc('day', data_load_time)", read=_DIALECT)
+    day_start = sqlglot.parse_one("date_trunc('day', data_load_time) - interval '1' day", read=_DIALECT)
+    bound = {"window_start": day_start, "window_end": day_end}
+
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name in bound:
+            return exp.paren(bound[node.name].copy())
+        return node
+
+    query = parse_query(sql, source).transform(bind)
+    return _with_freshness_column(query).sql(dialect=_DIALECT, comments=False, pretty=True)
+
+
+def freshness_query() -> str:
+    """The smallest query that tells how far Sigma's data is loaded."""
+    return "SELECT data_load_time"
+
+
+def _timestamp_literal(moment: datetime) -> exp.Expression:
+    if moment.tzinfo is None:
+        raise ValueError("window bounds must be timezone-aware")
+    text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return exp.cast(exp.Literal.string(text), exp.DataType.build("timestamp"))
+
+
+def _with_freshness_column(query: exp.Query) -> exp.Expression:
+    return exp.select(exp.Star(), exp.alias_(exp.column("data_load_time"), FRESHNESS_COLUMN)).from_(
+        query.subquery("sigma_query")
+    )

@@ -1,0 +1,58 @@
+"""Stripe's v1 request encoding: nested parameters flattened to bracketed form fields.
+
+``{"parameters": {"columns": ["a", "b"]}}`` becomes ``parameters[columns][0]=a&parameters[columns][1]=b``,
+as stripe-python encodes it. httpx only encodes flat mappings (a list becomes repeated ``key=``
+fields), and stripe-python is not a runtime dependency, so the flattening is written out here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from pipelines.stripe.timestamps import to_unix
+
+
+def flatten(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Form fields for ``params``, in order: nested mappings and sequences use bracket notation.
+
+    ``None`` values are left out (Stripe treats an absent parameter as its default), booleans are
+    ``true``/``false``, tz-aware datetimes are unix seconds.
+    """
+    return list(_fields_of(params, prefix=None))
+
+
+def encode(params: Mapping[str, Any]) -> str:
+    """``params`` as an ``application/x-www-form-urlencoded`` body or query string."""
+    return urlencode(flatten(params))
+
+
+def _fields_of(params: Mapping[str, Any], prefix: str | None) -> Iterator[tuple[str, str]]:
+    for key, value in params.items():
+        name = str(key) if prefix is None else f"{prefix}[{key}]"
+        yield from _fields(name, value)
+
+
+def _fields(name: str, value: Any) -> Iterator[tuple[str, str]]:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        yield from _fields_of(value, prefix=name)
+    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        for index, item in enumerate(value):
+            yield from _fields(f"{name}[{index}]", item)
+    else:
+        yield name, _scalar(name, value)
+
+
+def _scalar(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return str(to_unix(value))
+    if isinstance(value, str | int | float | Decimal):
+        return str(value)
+    raise TypeError(f"cannot form-encode {name}={type(value).__name__}; pass str, number, bool or datetime")

@@ -1,0 +1,34 @@
+"""Loading report files into a SQLAlchemy warehouse: each load replaces exactly its windows' rows,
+in one transaction, through the database's native bulk path where there is one.
+
+    wh = Warehouse("duckdb:///data/warehouse.duckdb", schema="stripe")
+    spec = LoadSpec(table="payouts", columns=[...], windows=[...], split_column="effective_at_utc")
+    result = wh.replace_windows(path, spec)
+"""
+
+from pipelines.warehouse.errors import (
+    DuplicateRowsError,
+    IdentifierError,
+    MalformedFileError,
+    RowsOutsideWindowsError,
+    SchemaDriftError,
+    WarehouseBusyError,
+    WarehouseError,
+)
+from pipelines.warehouse.spec import Column, LoadResult, LoadSpec, Window
+from pipelines.warehouse.warehouse import Warehouse
+
+__all__ = [
+    "Column",
+    "DuplicateRowsError",
+    "IdentifierError",
+    "LoadResult",
+    "LoadSpec",
+    "MalformedFileError",
+    "RowsOutsideWindowsError",
+    "SchemaDriftError",
+    "Warehouse",
+    "WarehouseBusyError",
+    "WarehouseError",
+    "Window",
+]

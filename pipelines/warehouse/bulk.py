@@ -1,0 +1,89 @@
+"""The interface every bulk load path implements, and the choice of path for a dialect.
+
+A load runs in one transaction, in this order: create or alter the table, ``prepare`` (a path may
+stage and check the file here, before anything is deleted), delete the windows' rows, ``insert``.
+Any error rolls the whole transaction back.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from pipelines.warehouse.errors import MalformedFileError, RowsOutsideWindowsError
+from pipelines.warehouse.identifiers import PARTITION_COLUMN
+from pipelines.warehouse.plan import LoadPlan
+
+
+class BulkLoad(ABC):
+    """Moves one file's rows into its table, for one dialect."""
+
+    def __init__(self, plan: LoadPlan) -> None:
+        self.plan = plan
+
+    def after_create(self, conn: sa.Connection) -> None:  # noqa: B027 - optional hook
+        """Called once when the load has just created the table."""
+
+    def prepare(self, conn: sa.Connection) -> None:  # noqa: B027 - optional hook
+        """Read or check the file before the windows' rows are deleted."""
+
+    @abstractmethod
+    def insert(self, conn: sa.Connection) -> dict[str, int]:
+        """Insert the file's rows (after the delete); return the rows inserted per window key.
+
+        Raises MalformedFileError or RowsOutsideWindowsError; the caller rolls back.
+        """
+
+    def malformed(self, database_message: str) -> MalformedFileError:
+        """The error to raise when the database rejected the file: the first problem the file's own
+        reading finds (file, line, reason), else the database's words."""
+        problem = self.plan.csv.find_error(self.plan.parsers())
+        if problem is not None:
+            return problem
+        return MalformedFileError(self.plan.csv.path, None, _first_lines(database_message))
+
+    def outside_windows(self, count: int, example: object) -> RowsOutsideWindowsError:
+        """The error for rows that belong to no window."""
+        return RowsOutsideWindowsError(
+            self.plan.csv.path,
+            self.plan.spec.split_column or PARTITION_COLUMN,
+            count,
+            example,
+            self.plan.split.describe(),
+        )
+
+    def counts(self, rows: dict[str | None, int], example: Callable[[], object]) -> dict[str, int]:
+        """Rows per window key (every key present) from rows counted per key, None for rows outside
+        every window; raises RowsOutsideWindowsError (with ``example()`` as the example) if there are any."""
+        outside = rows.pop(None, 0)
+        if outside:
+            raise self.outside_windows(outside, example())
+        return {key: rows.get(key, 0) for key in self.plan.split.keys}
+
+
+def _first_lines(message: str) -> str:
+    # Database messages carry pages of advice after the first lines; the first lines say what failed.
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    kept: list[str] = []
+    for line in lines:
+        if line.lower().startswith(("possible", "hint", "file =")):
+            break
+        kept.append(line)
+    return " ".join(kept[:4]) or message.strip()
+
+
+def bulk_load_for(dialect: str) -> type[BulkLoad]:
+    """The bulk path for a SQLAlchemy dialect name."""
+    if dialect == "duckdb":
+        from pipelines.warehouse.duckdb_load import DuckDBLoad
+
+        return DuckDBLoad
+    if dialect == "postgresql":
+        from pipelines.warehouse.postgres_load import PostgresLoad
+
+        return PostgresLoad
+    from pipelines.warehouse.portable_load import PortableLoad
+
+    return PortableLoad

@@ -1,0 +1,129 @@
+"""Reading a CSV file as a stream of records, with the physical line each one starts on.
+
+The portable load path parses files here, and the native paths come here to explain a file their
+database rejected: the same rules and the same wording (file, line, reason) on every database.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipelines.warehouse.errors import MalformedFileError
+from pipelines.warehouse.identifiers import check_identifier
+
+Parser = Callable[[str], Any]
+
+
+class CsvFile:
+    """A UTF-8 CSV file (RFC 4180 quoting) whose first row names the columns.
+
+    Empty fields are NULL. Blank lines are skipped, as DuckDB does.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.size = self.path.stat().st_size
+        self.header = self._read_header()
+
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        # Decoding line by line (rather than through a text wrapper) pins an encoding error to its line.
+        with self.path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as error:
+                    raise MalformedFileError(
+                        self.path, number, f"not valid UTF-8 (byte {raw[error.start]:#04x})"
+                    ) from None
+
+    def _records(self) -> Iterator[tuple[int, list[str]]]:
+        """Every record, header included, with the line it starts on."""
+        last_line = 0  # the last line the csv reader has consumed
+
+        def lines() -> Iterator[str]:
+            nonlocal last_line
+            for number, text in self._lines():
+                last_line = number
+                yield text
+
+        reader = csv.reader(lines(), strict=True)
+        start = 1
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                raise MalformedFileError(self.path, start, _reason(error)) from None
+            yield start, record
+            start = last_line + 1
+
+    def _read_header(self) -> tuple[str, ...]:
+        for _, record in self._records():
+            header = tuple(record)
+            break
+        else:
+            raise MalformedFileError(
+                self.path, 1, "the file is empty; a header row naming the columns is expected"
+            )
+        for name in header:
+            check_identifier(name, f"column name in the header of {self.path.name}")
+        seen: set[str] = set()
+        for name in header:
+            if name in seen:
+                raise MalformedFileError(self.path, 1, f"column {name} appears twice in the header")
+            seen.add(name)
+        return header
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """The data records (not the header) with the line each starts on; blank lines skipped."""
+        records = self._records()
+        next(records, None)
+        for line, record in records:
+            if record:
+                yield line, record
+
+    def rows(self, parsers: Sequence[Parser | None]) -> Iterator[tuple[int, list[Any]]]:
+        """Typed rows: each field parsed by its column's parser (None keeps the text), empty fields NULL.
+
+        Raises MalformedFileError at the first record with the wrong number of fields or a value
+        its column's parser rejects.
+        """
+        width = len(self.header)
+        columns = list(zip(self.header, parsers, strict=True))
+        for line, record in self.records():
+            if len(record) != width:
+                raise MalformedFileError(
+                    self.path, line, f"expected {width} fields (as in the header), found {len(record)}"
+                )
+            values: list[Any] = []
+            for (name, parse), field in zip(columns, record, strict=True):
+                if field == "":
+                    values.append(None)
+                elif parse is None:
+                    values.append(field)
+                else:
+                    try:
+                        values.append(parse(field))
+                    except ValueError as error:
+                        raise MalformedFileError(self.path, line, f"column {name}: {error}") from None
+            yield line, values
+
+    def find_error(self, parsers: Sequence[Parser | None]) -> MalformedFileError | None:
+        """The first problem in the file under these parsers, or None if every row parses."""
+        try:
+            for _ in self.rows(parsers):
+                pass
+        except MalformedFileError as error:
+            return error
+        return None
+
+
+def _reason(error: csv.Error) -> str:
+    message = str(error)
+    if "unexpected end of data" in message:
+        return "unterminated quoted field (a quote opened here is never closed)"
+    return f"bad CSV quoting ({message})"

@@ -1,0 +1,94 @@
+"""What a load is asked to do (``LoadSpec``) and what it did (``LoadResult``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pipelines.warehouse.logical_types import parse_type
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a report file and its logical type (``text``, ``bigint``, ``double``, ``boolean``,
+    ``date``, ``timestamp``, ``money`` or ``decimal(p,s)``)."""
+
+    name: str
+    type: str
+
+    def __post_init__(self) -> None:
+        # Canonical spelling, so a column read back from the warehouse compares equal to the declared one.
+        object.__setattr__(self, "type", str(parse_type(self.type)))
+
+
+@dataclass(frozen=True)
+class Window:
+    """The slice of a table one partition owns: rows whose split value falls in ``[start, end)``.
+
+    ``key`` is the partition key, stored in every row's ``_partition`` column; ``start`` and ``end``
+    are time-zone aware.
+    """
+
+    key: str
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise ValueError("a window needs a non-empty key")
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError(f"window {self.key}: start and end must be time-zone aware datetimes")
+        if not self.start < self.end:
+            raise ValueError(f"window {self.key}: start {self.start} is not before end {self.end}")
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """One replace of one table's windows.
+
+    * ``columns``: the file's declared columns and types; ``None`` infers the types from the file.
+      Once the table exists, its column types win wherever they can hold the data.
+    * ``split_column``: ``None`` puts every row in the single window. A timestamp column (UTC)
+      puts each row in the window whose ``[start, end)`` contains it; a date or text column puts it
+      in the window whose key equals its value.
+    * ``scope``: identity columns stored on every row; the replace only touches rows with these values.
+    * ``lineage``: constant columns stored on every row (run ids, data load time, ...).
+    * ``unique_column``: a file column no value of which may appear twice within a window (and the
+      scope); a file that repeats one is refused, so a duplicated record never reaches the table.
+    """
+
+    table: str
+    columns: Sequence[Column] | None
+    windows: Sequence[Window]
+    split_column: str | None
+    scope: Mapping[str, str] = field(default_factory=dict)
+    lineage: Mapping[str, Any] = field(default_factory=dict)
+    unique_column: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "windows", tuple(self.windows))
+        if self.columns is not None:
+            object.__setattr__(self, "columns", tuple(self.columns))
+        if not self.windows:
+            raise ValueError(f"load of {self.table}: at least one window is needed")
+        keys = [window.key for window in self.windows]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"load of {self.table}: window keys repeat: {keys}")
+        if self.split_column is None and len(self.windows) != 1:
+            raise ValueError(
+                f"load of {self.table}: without a split column a file fills exactly one window, "
+                f"not {len(self.windows)}"
+            )
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a replace did: rows inserted in total and per window key, file size, time taken."""
+
+    table: str
+    rows: int
+    rows_by_window: dict[str, int]
+    bytes: int
+    seconds: float

@@ -1,0 +1,255 @@
+"""The warehouse: replacing a table's windows from a CSV file in one transaction, and reading counts back."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool, StaticPool
+
+from pipelines.warehouse.bulk import BulkLoad, bulk_load_for
+from pipelines.warehouse.csv_file import CsvFile
+from pipelines.warehouse.errors import DuplicateRowsError
+from pipelines.warehouse.identifiers import PARTITION_COLUMN, check_identifier, qualify, quote
+from pipelines.warehouse.inference import DEFAULT_SAMPLE_ROWS, infer_types
+from pipelines.warehouse.introspection import existing_columns, schema_exists
+from pipelines.warehouse.locks import (
+    advisory_lock,
+    immediate_sqlite_transactions,
+    local_lock,
+    retry_busy_file,
+    retry_conflicts,
+)
+from pipelines.warehouse.plan import LoadPlan, build_plan
+from pipelines.warehouse.spec import Column, LoadResult, LoadSpec
+
+DEFAULT_BUSY_TIMEOUT = 120.0
+_SHOWN_DUPLICATES = 10
+
+
+class Warehouse:
+    """A SQLAlchemy database that report files are loaded into, one schema of it.
+
+    DuckDB (``duckdb:///path``) and PostgreSQL (``postgresql+psycopg://...``) load through their
+    native bulk paths; any other dialect through batched inserts. Connections are opened per
+    operation: a DuckDB file is only held while a load or query runs, so other processes can use it.
+
+    ``busy_timeout``: how long to wait for a DuckDB or SQLite file another process is writing.
+    ``sample_rows``: rows read to infer the types of files that come without them.
+    """
+
+    def __init__(
+        self,
+        url: str | sa.URL,
+        schema: str | None = "stripe",
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    ) -> None:
+        parsed = sa.make_url(url)
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver this project ships
+        self._url = parsed
+        self._schema = check_identifier(schema, "schema") if schema is not None else None
+        self._sample_rows = sample_rows
+        backend = parsed.get_backend_name()
+        in_memory = parsed.database in (None, "", ":memory:")
+        options: dict[str, Any] = {}
+        if backend in ("duckdb", "sqlite"):
+            # A pooled connection would keep the file open (and, for DuckDB, locked) between loads.
+            options["poolclass"] = StaticPool if in_memory else NullPool
+        else:
+            options["pool_pre_ping"] = True
+        if backend == "sqlite":
+            options["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
+            if self._schema not in (None, "main"):
+                raise ValueError(
+                    f"SQLite has no schemas; use Warehouse(url, schema=None) instead of schema={schema!r}"
+                )
+        self._engine = sa.create_engine(parsed, **options)
+        self._dialect = self._engine.dialect.name
+        self._bulk: type[BulkLoad] = bulk_load_for(self._dialect)
+        if backend == "duckdb" and not in_memory:
+            retry_busy_file(self._engine, busy_timeout, f"DuckDB file {parsed.database}")
+        if backend == "sqlite":
+            immediate_sqlite_transactions(self._engine)
+
+    # ---- what the Dagster layer reads back ----------------------------------------------------------
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine (connections are not pooled for file databases)."""
+        return self._engine
+
+    @property
+    def schema(self) -> str | None:
+        """The schema tables are loaded into (None: the connection's default)."""
+        return self._schema
+
+    def qualified(self, table: str) -> str:
+        """``table``'s quoted, schema-qualified name, for SQL text (``"stripe"."payouts"``)."""
+        return qualify(self._engine.dialect, self._schema, check_identifier(table, "table name"))
+
+    def table_columns(self, table: str) -> list[Column] | None:
+        """The table's columns and logical types, in table order; None if the table does not exist."""
+        check_identifier(table, "table name")
+        with self._engine.connect() as conn:
+            columns = existing_columns(conn, self._schema, table)
+        if columns is None:
+            return None
+        return [Column(name, str(type_)) for name, type_ in columns.items()]
+
+    def row_counts(
+        self, table: str, by: str = PARTITION_COLUMN, where: Mapping[str, Any] | None = None
+    ) -> dict[str, int]:
+        """Rows per value of column ``by`` (text keys), optionally only rows whose columns equal ``where``.
+
+        Empty when the table, or one of the columns in ``where``, does not exist yet.
+        """
+        check_identifier(table, "table name")
+        where = dict(where or {})
+        names = [check_identifier(by, "column"), *(check_identifier(name, "column") for name in where)]
+        with self._engine.connect() as conn:
+            columns = existing_columns(conn, self._schema, table)
+            if columns is None or any(name not in columns for name in where):
+                return {}
+            if by not in columns:
+                raise ValueError(f"table {self._display(table)} has no column {by}")
+            source = sa.table(
+                sa.sql.quoted_name(table, quote=True),
+                *(sa.column(sa.sql.quoted_name(name, quote=True)) for name in dict.fromkeys(names)),
+                schema=sa.sql.quoted_name(self._schema, quote=True) if self._schema else None,
+            )
+            rows = conn.execute(
+                sa.select(source.c[by], sa.func.count())
+                .where(*(source.c[name] == value for name, value in where.items()))
+                .group_by(source.c[by])
+            ).all()
+        return {("" if key is None else str(key)): count for key, count in rows}
+
+    def dispose(self) -> None:
+        """Close pooled connections (PostgreSQL and other server databases)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.dispose()
+
+    def __repr__(self) -> str:
+        return f"Warehouse({self._url.render_as_string(hide_password=True)!r}, schema={self._schema!r})"
+
+    # ---- loading -------------------------------------------------------------------------------------
+
+    def replace_windows(self, csv_path: Path | str, spec: LoadSpec) -> LoadResult:
+        """Replace the rows of ``spec``'s windows (within its scope) by the rows of the CSV file, atomically.
+
+        In one transaction: create the table or add the file's new columns, delete the windows'
+        rows, insert the file's rows, each tagged with its window's key in ``_partition``. On any
+        error the transaction rolls back and the table is exactly as before: SchemaDriftError
+        (the file's data does not fit an existing column), MalformedFileError (file, line,
+        reason), RowsOutsideWindowsError, DuplicateRowsError (the file repeats a value of
+        ``spec.unique_column`` within a window), IdentifierError (a name that is not a plain identifier).
+        """
+        started = time.perf_counter()
+        table = check_identifier(spec.table, "table name")
+        csv_file = CsvFile(Path(csv_path))
+        declared = {column.name for column in spec.columns or ()}
+        undeclared = [name for name in csv_file.header if name not in declared]
+        # Sampling reads only the file, so it happens before the database is touched (and locked).
+        inferred = infer_types(csv_file, undeclared, self._sample_rows) if undeclared else {}
+
+        def load() -> dict[str, int]:
+            with self._writer_lock(table), self._engine.connect() as conn, conn.begin():
+                if self._dialect == "postgresql":
+                    advisory_lock(conn, f"warehouse table {self._schema or ''}.{table}")
+                self._ensure_schema(conn)
+                plan = build_plan(
+                    spec,
+                    csv_file,
+                    self._schema,
+                    existing_columns(conn, self._schema, table),
+                    inferred,
+                    loaded_at=datetime.now(UTC),
+                )
+                return self._run(conn, plan)
+
+        rows_by_window = retry_conflicts(load)
+        return LoadResult(
+            table=table,
+            rows=sum(rows_by_window.values()),
+            rows_by_window=rows_by_window,
+            bytes=csv_file.size,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _run(self, conn: sa.Connection, plan: LoadPlan) -> dict[str, int]:
+        bulk = self._bulk(plan)
+        if plan.create:
+            plan.target.create(conn)
+            bulk.after_create(conn)
+        for name, type_ in plan.added:
+            column_type = type_.to_sqlalchemy().compile(dialect=conn.dialect)
+            table = self.qualified(plan.spec.table)
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {quote(conn.dialect, name)} {column_type}"))
+        bulk.prepare(conn)
+        conn.execute(sa.delete(plan.target).where(plan.window_rows()))
+        rows_by_window = bulk.insert(conn)
+        if plan.spec.unique_column is not None:
+            self._refuse_duplicates(conn, plan)
+        return rows_by_window
+
+    @staticmethod
+    def _refuse_duplicates(conn: sa.Connection, plan: LoadPlan) -> None:
+        # Checked on the inserted rows, inside the transaction: the database does the counting on
+        # every dialect, and raising here rolls the whole replace back.
+        column = plan.spec.unique_column
+        assert column is not None
+        partition = plan.target.c[PARTITION_COLUMN]
+        value = plan.target.c[column]
+        copies = sa.func.count()
+        repeated = conn.execute(
+            sa.select(partition, value, copies)
+            .where(plan.window_rows())
+            .group_by(partition, value)
+            .having(copies > 1)
+            .order_by(partition, value)
+            .limit(_SHOWN_DUPLICATES)
+        ).all()
+        if repeated:
+            raise DuplicateRowsError(
+                plan.csv.path,
+                plan.table_name,
+                column,
+                [(str(key), found, int(count)) for key, found, count in repeated],
+            )
+
+    def _ensure_schema(self, conn: sa.Connection) -> None:
+        if self._schema is None or self._dialect == "sqlite" or schema_exists(conn, self._schema):
+            return
+        if self._dialect == "postgresql":
+            # Two first loads (of different tables) would both create the schema; the second waits
+            # here until the first commits, then finds it. DuckDB reports a conflict and retries.
+            advisory_lock(conn, f"warehouse schema {self._schema}")
+        conn.execute(sa.schema.CreateSchema(sa.sql.quoted_name(self._schema, quote=True), if_not_exists=True))
+
+    def _writer_lock(self, name: str) -> AbstractContextManager[None]:
+        # PostgreSQL's advisory locks cover threads and processes alike. Elsewhere a process-local
+        # lock keeps this process's own loads apart (file locks only keep other processes out).
+        if self._dialect == "postgresql":
+            return nullcontext()
+        database = os.path.abspath(self._url.database) if self._url.database else ":memory:"
+        return local_lock(self._dialect, database, self._schema or "", name)
+
+    def _display(self, table: str) -> str:
+        return f"{self._schema}.{table}" if self._schema else table

@@ -1,0 +1,57 @@
+"""The emulator's configuration: which data it generates and how its API behaves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything that shapes one emulator instance.
+
+    The same ``seed`` and generation fields (``days``, ``future_days``, ``data_load_time``, ``scale``,
+    ``connected_accounts``) always produce the same data. ``run_delay``, ``rate_limit`` and ``files_dir``
+    only affect the HTTP API.
+    """
+
+    seed: int = 42
+    days: int = 120
+    """Days of history before the day of ``data_load_time``."""
+    future_days: int = 3
+    """Days generated after the day of ``data_load_time``: they exist but are not loaded yet."""
+    data_load_time: datetime | None = None
+    """Timezone-aware; ``None`` means the current hour (UTC, floored) minus three hours."""
+    scale: int = 200
+    """About how many balance transactions the platform records per day (connected accounts add ~20%)."""
+    connected_accounts: int = 3
+    run_delay: float = 0.3
+    """Seconds a query or report run stays pending/running."""
+    rate_limit: float = 100.0
+    """Requests per second per API key (token bucket; the burst equals the rate)."""
+    files_dir: Path | None = None
+    """Where result files are written; ``None`` means a temporary directory."""
+
+    def __post_init__(self) -> None:
+        if self.days < 1:
+            raise ValueError(f"days must be at least 1, got {self.days}")
+        if self.future_days < 0:
+            raise ValueError(f"future_days must not be negative, got {self.future_days}")
+        if self.scale < 1:
+            raise ValueError(f"scale must be at least 1, got {self.scale}")
+        if not 0 <= self.connected_accounts <= 200:
+            raise ValueError(f"connected_accounts must be between 0 and 200, got {self.connected_accounts}")
+        if self.data_load_time is not None and self.data_load_time.tzinfo is None:
+            raise ValueError("data_load_time must be timezone-aware")
+        if self.run_delay < 0:
+            raise ValueError(f"run_delay must not be negative, got {self.run_delay}")
+        if self.rate_limit <= 0:
+            raise ValueError(f"rate_limit must be positive, got {self.rate_limit}")
+
+    def initial_data_load_time(self, now: datetime | None = None) -> datetime:
+        """The configured ``data_load_time`` in UTC, or Stripe's usual lag behind ``now``."""
+        if self.data_load_time is not None:
+            return self.data_load_time.astimezone(UTC)
+        current = (now or datetime.now(UTC)).astimezone(UTC)
+        return current.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)

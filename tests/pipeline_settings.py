@@ -1,0 +1,26 @@
+"""Settings of the end-to-end tests: the emulator's data and clock, the key, fast retries."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from stripe_emulator import EmulatorConfig
+
+API_KEY = "sk_test_51PipelineTestKey0000000000000000abcd"
+"""The key every end-to-end test uses; tests that scan output for secrets look for this string."""
+
+DATA_LOAD_TIME = datetime(2026, 11, 10, 6, 0, tzinfo=UTC)
+"""Stripe's data is loaded until this instant when each test starts: 2026-11-09 is the newest complete day."""
+
+EMULATOR_CONFIG = EmulatorConfig(
+    seed=11,
+    days=120,
+    future_days=3,
+    data_load_time=DATA_LOAD_TIME,
+    scale=120,
+    connected_accounts=2,
+    run_delay=0.05,
+    rate_limit=1000.0,
+)
+
+FAST_RETRIES = dg.RetryPolicy(max_retries=2, delay=0.1)

@@ -1,0 +1,1 @@
+"""Fault tolerance and secrecy end to end: every fault Stripe, the network or the machine can produce."""

@@ -1,0 +1,168 @@
+"""Downloading result files: complete files only, retried when short, never left half-written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pipelines.stripe import FileDownloader
+from pipelines.stripe.errors import DownloadError, InvalidRequestError
+
+FILE_ID = "file_1Abc"
+CONTENT = b"id,amount,currency\n" + b"".join(
+    f"txn_{i:06d},{i * 7 % 10_000},usd\n".encode() for i in range(20_000)
+)
+CONTENT_SIZE = len(CONTENT)
+
+
+class BrokenStream(httpx.SyncByteStream):
+    """A body that stops with a network error after ``cut`` bytes."""
+
+    def __init__(self, body: bytes, cut: int) -> None:
+        self._body = body
+        self._cut = cut
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._body[: self._cut]
+        raise httpx.ReadError("connection reset by peer")
+
+
+def file_server(respond, error, *attempts, declared_size=CONTENT_SIZE):
+    """File metadata, and contents per attempt: full, short, lying_length, broken or long."""
+    state = {"requests": [], "contents": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        state["requests"].append(request)
+        path = request.url.path
+        if path == f"/v1/files/{FILE_ID}":
+            return respond(
+                200,
+                {
+                    "id": FILE_ID,
+                    "object": "file",
+                    "size": declared_size,
+                    "purpose": "finance_report_run",
+                    "url": f"https://files.stripe.test/v1/files/{FILE_ID}/contents",
+                },
+            )
+        if path == f"/v1/files/{FILE_ID}/contents":
+            kind = attempts[min(state["contents"], len(attempts) - 1)]
+            state["contents"] += 1
+            half = len(CONTENT) // 2
+            if kind == "full":
+                return httpx.Response(200, content=CONTENT)
+            if kind == "short":
+                return httpx.Response(200, content=CONTENT[:half])
+            if kind == "lying_length":
+                return httpx.Response(
+                    200, content=CONTENT[:half], headers={"Content-Length": str(len(CONTENT))}
+                )
+            if kind == "long":
+                return httpx.Response(200, content=CONTENT + CONTENT[:100])
+            if kind == "broken":
+                return httpx.Response(200, stream=BrokenStream(CONTENT, half))
+        return error(
+            404, f"No such file upload: '{path.split('/')[3]}'", code="resource_missing", param="file"
+        )
+
+    return handler, state
+
+
+def _downloader(make_client, handler, **kwargs):
+    return FileDownloader(make_client(handler), chunk_size=64 * 1024, **kwargs)
+
+
+def test_a_file_is_downloaded_whole_and_nothing_else_is_left(make_client, respond, error, tmp_path):
+    handler, state = file_server(respond, error, "full")
+    dest = tmp_path / "out" / "report.csv"
+
+    downloaded = _downloader(make_client, handler).download(FILE_ID, dest)
+
+    assert downloaded.path == dest
+    assert downloaded.size == len(CONTENT)
+    assert dest.read_bytes() == CONTENT
+    assert list(dest.parent.iterdir()) == [dest]
+    metadata, contents = state["requests"]
+    assert metadata.url.host == "api.stripe.test"
+    assert contents.url.host == "files.stripe.test"
+
+
+@pytest.mark.parametrize("first_attempt", ["short", "lying_length", "broken", "long"])
+def test_an_incomplete_body_is_fetched_again(make_client, respond, error, tmp_path, clock, first_attempt):
+    handler, state = file_server(respond, error, first_attempt, "full")
+    dest = tmp_path / "report.csv"
+
+    downloaded = _downloader(make_client, handler).download(FILE_ID, dest)
+
+    assert dest.read_bytes() == CONTENT
+    assert downloaded.size == len(CONTENT)
+    assert state["contents"] == 2
+    assert len(clock.sleeps) == 1
+    assert list(tmp_path.iterdir()) == [dest]
+
+
+@pytest.mark.parametrize("every_attempt", ["short", "broken"])
+def test_repeated_truncation_raises_and_leaves_no_file(make_client, respond, error, tmp_path, every_attempt):
+    handler, state = file_server(respond, error, every_attempt)
+    dest = tmp_path / "report.csv"
+
+    with pytest.raises(DownloadError) as caught:
+        _downloader(make_client, handler, attempts=3).download(FILE_ID, dest)
+
+    assert state["contents"] == 3
+    assert not dest.exists()
+    assert list(tmp_path.iterdir()) == []
+    assert caught.value.file_id == FILE_ID
+    assert caught.value.attempts == 3
+    assert caught.value.expected_size == len(CONTENT)
+    assert FILE_ID in str(caught.value)
+
+
+def test_a_failed_download_keeps_the_previous_file(make_client, respond, error, tmp_path):
+    handler, _ = file_server(respond, error, "short")
+    dest = tmp_path / "report.csv"
+    dest.write_bytes(b"yesterday's complete file\n")
+
+    with pytest.raises(DownloadError):
+        _downloader(make_client, handler, attempts=2).download(FILE_ID, dest)
+
+    assert dest.read_bytes() == b"yesterday's complete file\n"
+
+
+def test_the_declared_size_is_the_reference_even_when_content_length_agrees(
+    make_client, respond, error, tmp_path
+):
+    handler, _ = file_server(respond, error, "full", declared_size=len(CONTENT) + 1)
+
+    with pytest.raises(DownloadError, match=str(len(CONTENT) + 1)):
+        _downloader(make_client, handler, attempts=1).download(FILE_ID, tmp_path / "report.csv")
+
+
+def test_an_unknown_file_fails_at_once(make_client, respond, error, tmp_path):
+    handler, state = file_server(respond, error, "full")
+
+    with pytest.raises(InvalidRequestError):
+        _downloader(make_client, handler).download("file_missing", tmp_path / "report.csv")
+
+    assert len(state["requests"]) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_files_of_a_connected_account_are_fetched_as_that_account(make_client, respond, error, tmp_path):
+    handler, state = file_server(respond, error, "full")
+
+    _downloader(make_client, handler).download(FILE_ID, tmp_path / "report.csv", stripe_account="acct_2")
+
+    assert [r.headers.get("Stripe-Account") for r in state["requests"]] == ["acct_2", "acct_2"]
+
+
+def test_content_length_is_checked_when_stripe_declares_no_size(make_client, respond, error, tmp_path):
+    handler, state = file_server(respond, error, "lying_length", "full", declared_size=None)
+    dest = tmp_path / "report.csv"
+
+    _downloader(make_client, handler).download(FILE_ID, dest)
+
+    assert state["contents"] == 2
+    assert dest.read_bytes() == CONTENT

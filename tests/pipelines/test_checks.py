@@ -1,0 +1,132 @@
+"""Asset checks pass on what Stripe delivered and fail when the data is tampered with."""
+
+from __future__ import annotations
+
+import dagster as dg
+import httpx
+import pytest
+import sqlalchemy as sa
+from dagster_runs import Materialize, failure_messages
+
+from pipelines.resources import WarehouseResource
+
+BCFA = "balance_change_from_activity_itemized_3"
+SUMMARY = "balance_summary_1"
+DAYS = ("2026-11-07", "2026-11-08")
+
+
+@pytest.fixture
+def warehouse_url(duckdb_or_postgres_url: str) -> str:
+    """Every test here runs on DuckDB and on PostgreSQL."""
+    return duckdb_or_postgres_url
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def _fault(control: httpx.Client, **rule: object) -> None:
+    control.post("/faults", json={"method": "POST", "path": "/v1/reporting/report_runs", "nth": [1], **rule})
+
+
+def test_column_and_uniqueness_checks_pass_on_stripes_data(materialize: Materialize) -> None:
+    result = materialize(BCFA, DAYS)
+
+    checks = _checks(result)
+    assert checks["expected_columns"].passed
+    assert checks["unique_balance_transaction_id"].passed
+
+
+def test_expected_columns_fails_when_stripe_drops_a_column(
+    materialize: Materialize, control: httpx.Client
+) -> None:
+    _fault(control, kind="remove_column", column="fee")
+
+    result = materialize(BCFA, DAYS[1])
+
+    check = _checks(result)["expected_columns"]
+    assert not check.passed
+    assert "Stripe did not return `fee`" in (check.description or "")
+
+
+def test_expected_columns_fails_when_the_table_type_was_changed(
+    materialize: Materialize, warehouse: WarehouseResource
+) -> None:
+    assert materialize(BCFA, DAYS[0]).success
+    wh = warehouse.get()
+    with wh.engine.begin() as connection:
+        connection.execute(sa.text(f'ALTER TABLE {wh.qualified(BCFA)} ALTER COLUMN "net" TYPE TEXT'))
+
+    result = materialize(BCFA, DAYS[1])
+
+    check = _checks(result)["expected_columns"]
+    assert not check.passed
+    assert "`net` is text in the table, the catalogue says money" in (check.description or "")
+
+
+def test_uniqueness_fails_when_a_transaction_arrives_twice(
+    materialize: Materialize, control: httpx.Client
+) -> None:
+    _fault(control, kind="duplicate_row", line=3)
+
+    result = materialize(BCFA, DAYS[1])
+
+    check = _checks(result)["unique_balance_transaction_id"]
+    assert not check.passed
+    assert check.metadata["duplicate_count"].value == 1
+    [duplicate] = check.metadata["duplicates"].value
+    assert duplicate["partition"] == DAYS[1] and duplicate["copies"] == 2
+
+
+def _reconcile(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.AssetCheckEvaluation:
+    result = defs.resolve_job_def("stripe_reconciliation").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    assert result.success, failure_messages(result)
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_activity_reconciles_with_the_balance_summary_every_day_and_currency(
+    defs: dg.Definitions, instance: dg.DagsterInstance, materialize: Materialize
+) -> None:
+    assert materialize(BCFA, DAYS).success
+    assert materialize(SUMMARY, DAYS).success
+
+    evaluation = _reconcile(defs, instance)
+
+    assert evaluation.passed, evaluation.metadata
+    assert evaluation.metadata["days_compared"].value == 2
+
+
+def test_reconciliation_fails_on_a_tampered_amount(
+    defs: dg.Definitions, instance: dg.DagsterInstance, materialize: Materialize, warehouse: WarehouseResource
+) -> None:
+    assert materialize(BCFA, DAYS).success
+    assert materialize(SUMMARY, DAYS).success
+    wh = warehouse.get()
+    with wh.engine.begin() as connection:
+        [(transaction, currency)] = connection.execute(
+            sa.text(
+                f"SELECT balance_transaction_id, currency FROM {wh.qualified(BCFA)} "
+                "WHERE _partition = :day ORDER BY balance_transaction_id LIMIT 1"
+            ),
+            {"day": DAYS[0]},
+        )
+        connection.execute(
+            sa.text(f"UPDATE {wh.qualified(BCFA)} SET net = net + 1 WHERE balance_transaction_id = :id"),
+            {"id": transaction},
+        )
+
+    evaluation = _reconcile(defs, instance)
+
+    assert not evaluation.passed
+    [mismatch] = evaluation.metadata["mismatches"].value
+    assert (mismatch["day"], mismatch["currency"]) == (DAYS[0], currency)
+
+
+def test_reconciliation_with_nothing_loaded_says_so(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    evaluation = _reconcile(defs, instance)
+    assert evaluation.passed and evaluation.metadata["days_compared"].value == 0

@@ -1,0 +1,64 @@
+"""The deployed definitions load, and every asset keeps the project's invariants."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.assets import STRIPE_POOL
+from pipelines.catalog import load_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_workspace_validates_with_dagsters_own_command() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STRIPE_API_KEY": "sk_test_validate"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr
+
+
+def test_every_catalogue_entry_is_an_asset_with_pool_retries_partitions_and_checks() -> None:
+    from definitions import defs
+
+    catalog = load_catalog()
+    assets = {a.key: a for a in defs.assets}  # type: ignore[union-attr]
+    assert len(assets) == len(catalog.specs)
+    for spec in catalog.specs:
+        asset = assets[dg.AssetKey(["stripe", spec.name])]
+        assert asset.op.pool == STRIPE_POOL
+        assert asset.op.retry_policy is not None
+        assert asset.partitions_def is not None
+        assert asset.backfill_policy is not None and asset.backfill_policy.max_partitions_per_run == 31
+        assert any(check.name == "expected_columns" for check in asset.check_specs)
+        assert asset.group_names_by_key[asset.key] in ("stripe_reports", "sigma_queries")
+        assert asset.descriptions_by_key[asset.key]
+
+
+def test_the_api_key_is_an_env_var_not_a_value() -> None:
+    from definitions import defs
+
+    stripe = defs.resources["stripe"]
+    assert isinstance(stripe.api_key, dg.EnvVar) and stripe.api_key == "STRIPE_API_KEY"
+
+
+def test_sensors_and_schedules_cover_every_asset(instance: dg.DagsterInstance) -> None:
+    from definitions import defs
+
+    covered = set()
+    for sensor in defs.sensors or []:
+        if sensor.asset_selection is not None:
+            covered |= sensor.asset_selection.resolve(defs.resolve_asset_graph())
+    assert covered == {a.key for a in defs.assets}  # type: ignore[union-attr]
+    names = {s.name for s in defs.schedules or []}
+    assert {"stripe_daily", "stripe_daily_america_new_york", "stripe_reconciliation_daily"} <= names
