@@ -86,3 +86,4 @@ def defs(catalog: Catalog, stripe: StripeResource, warehouse: WarehouseResource)
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as dagster_instance:
         yield dagster_instance
+

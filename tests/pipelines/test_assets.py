@@ -262,7 +262,8 @@ def test_connect_assets_fan_out_per_connected_account(
     tmp_path: Path,
 ) -> None:
     sensor = defs.resolve_sensor_def("stripe_connected_accounts")
-    tick = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
+        tick = sensor(context)
     [request] = tick.dynamic_partitions_requests
     instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     accounts = sorted(request.partition_keys)

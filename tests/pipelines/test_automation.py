@@ -19,10 +19,11 @@ NEW_YORK = "balance_change_from_activity_new_york"
 
 def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None):
     sensor = defs.resolve_sensor_def(name)
-    context = dg.build_sensor_context(
+    # As a context manager: the context's resources and instance handle close before the test ends.
+    with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources=defs.resources, definitions=defs
-    )
-    return sensor(context)
+    ) as context:
+        return sensor(context)
 
 
 def _requested(result: dg.SensorResult, asset: str) -> list[tuple[str, str]]:
@@ -121,13 +122,13 @@ def test_the_schedule_runs_the_newest_complete_day_and_skips_with_the_reason(
     schedule = defs.resolve_schedule_def("stripe_daily")
 
     def evaluate(at: datetime):
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=at,
             resources=defs.resources,
             repository_def=defs.get_repository_def(),
-        )
-        return schedule.evaluate_tick(context)
+        ) as context:
+            return schedule.evaluate_tick(context)
 
     morning = evaluate(datetime(2026, 11, 10, 6, 0, tzinfo=UTC))
     keys = {(r.asset_selection[0].path[-1], r.partition_key) for r in morning.run_requests or []}

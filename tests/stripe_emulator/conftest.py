@@ -6,19 +6,17 @@ tests share one in-process :class:`Engine` and read its CSV results back as rows
 
 from __future__ import annotations
 
-import csv
 import itertools
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from emulator_settings import FAST_CONFIG, SECRET_KEY, Finish
+from emulator_settings import ENGINE_CONFIG, FAST_CONFIG, SECRET_KEY, Finish, Rows, read_csv
 
-from stripe_emulator import EmulatorConfig, Engine
+from stripe_emulator import Engine
 from stripe_emulator.server import EmulatorServer
 
 # -- HTTP ------------------------------------------------------------------------------------
@@ -72,21 +70,6 @@ def report_interval(control: httpx.Client) -> Callable[..., dict[str, str]]:
 
 
 # -- Engine ----------------------------------------------------------------------------------
-
-# A data_load_time whose 30 days of history include the US spring DST change (2026-03-08).
-LOAD_TIME = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
-ENGINE_CONFIG = EmulatorConfig(seed=7, days=30, future_days=3, data_load_time=LOAD_TIME, scale=200)
-
-Rows = list[dict[str, str]]
-
-
-def read_csv(path: Path) -> tuple[list[str], Rows]:
-    """The header and the rows (dicts of strings) of a CSV file."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        return header, [dict(zip(header, row, strict=True)) for row in reader]
-
 
 @pytest.fixture(scope="session")
 def engine() -> Engine:

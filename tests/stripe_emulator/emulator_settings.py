@@ -1,6 +1,9 @@
-"""Settings shared by the emulator's HTTP tests."""
+"""Settings and helpers shared by the emulator's tests."""
 
+import csv
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from stripe_emulator.config import EmulatorConfig
@@ -14,3 +17,17 @@ FAST_CONFIG = EmulatorConfig(
 
 # The ``finish`` fixture: ``finish(client, path, **headers)`` polls a run until it is no longer in progress.
 Finish = Callable[..., dict[str, Any]]
+
+# Engine tests: a data_load_time whose 30 days of history include the US spring DST change (2026-03-08).
+LOAD_TIME = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+ENGINE_CONFIG = EmulatorConfig(seed=7, days=30, future_days=3, data_load_time=LOAD_TIME, scale=200)
+
+Rows = list[dict[str, str]]
+
+
+def read_csv(path: Path) -> tuple[list[str], Rows]:
+    """The header and the rows (dicts of strings) of a CSV file."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        return header, [dict(zip(header, row, strict=True)) for row in reader]

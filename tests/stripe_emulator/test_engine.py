@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ENGINE_CONFIG, LOAD_TIME, read_csv
+from emulator_settings import ENGINE_CONFIG, LOAD_TIME, read_csv
 
 from stripe_emulator import EmulatorConfig, Engine
 from stripe_emulator.engine import UnknownAccount

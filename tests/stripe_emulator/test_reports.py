@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from conftest import LOAD_TIME, Rows
+from emulator_settings import LOAD_TIME, Rows
 
 from stripe_emulator import EmulatorConfig, Engine
 from stripe_emulator.engine import ReportParameterError, UnknownReportType

@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import LOAD_TIME, Rows, read_csv
+from emulator_settings import LOAD_TIME, Rows, read_csv
 
 from stripe_emulator import Engine
 from stripe_emulator.engine import SigmaSqlError

@@ -39,7 +39,8 @@ def _connected_accounts(harness: Harness) -> list[str]:
         retry_policy=FAST_RETRIES,
     )
     sensor = defs.resolve_sensor_def("stripe_connected_accounts")
-    tick = sensor(dg.build_sensor_context(instance=harness.instance, resources=defs.resources))
+    with dg.build_sensor_context(instance=harness.instance, resources=defs.resources) as context:
+        tick = sensor(context)
     [request] = tick.dynamic_partitions_requests
     accounts = sorted(request.partition_keys)
     harness.instance.add_dynamic_partitions(request.partitions_def_name, accounts)

@@ -73,7 +73,10 @@ def test_a_production_configured_project_never_stores_or_prints_the_key(
         harness.fault(rule)
     for name in ("stripe_connected_accounts", "stripe_reports_freshness", "sigma_queries_freshness"):
         sensor = defs.resolve_sensor_def(name)
-        tick = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources, definitions=defs))
+        with dg.build_sensor_context(
+            instance=instance, resources=defs.resources, definitions=defs
+        ) as context:
+            tick = sensor(context)
         for request in tick.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     accounts = instance.get_dynamic_partitions("stripe_connected_accounts")
