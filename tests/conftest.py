@@ -19,6 +19,12 @@ from pipelines.resources import StripeResource, WarehouseResource
 from stripe_emulator.server import EmulatorServer
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, in the conftest every pytest process loads (the pytest-xdist controller
+    # included), so the fault matrix's summary line prints at the end of any run.
+    config.pluginmanager.import_plugin("fault_tally")
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorServer]:
     """One emulator for the session; :func:`stripe` resets it before each test."""

@@ -101,6 +101,8 @@ def test_the_asset_graph_shows_every_asset_in_its_group(dev_server: DevServer, p
     page.reload()
     for spec in catalog.specs:
         expect(page.locator(f'[data-tooltip="{spec.name}"]')).to_be_visible()
+    # Each node fills in its latest event, checks and partitions after the graph is drawn.
+    expect(page.get_by_text(re.compile(r"^Loading"))).to_have_count(0, timeout=30_000)
     page.screenshot(path=SCREENSHOTS / "asset-graph.png")
 
 

@@ -31,12 +31,6 @@ Partition = str | tuple[str, str]
 API_KEY_VARIABLE = "STRIPE_API_KEY"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Prints the summary line when these tests run on their own; a root conftest listing the plugin
-    # in ``pytest_plugins`` makes it print under pytest-xdist for the whole suite too.
-    config.pluginmanager.import_plugin("fault_tally")
-
-
 def stripe_settings(emulator: EmulatorServer, **overrides: Any) -> StripeResource:
     """The Stripe resource of these tests: the emulator, quick polling, ``overrides`` on top.
 
