@@ -129,13 +129,15 @@ def _duckdb_native(task: Mapping[str, Any]) -> Load:
     from pipelines.warehouse.logical_types import parse_type
 
     types = {column.name: parse_type(column.type).duckdb_name() for column in report_spec().columns}
-    config = {"memory_limit": task["memory_limit"]} if task.get("memory_limit") else {}
-    connection = duckdb.connect(task["database"], config=config)
+    connection = duckdb.connect(task["database"], config=dict(task.get("duckdb_config", {})))
+    # DuckDB's own default read buffer unless the task names one (as the loader's settings do).
+    buffer_size = int(task.get("buffer_size") or 32 * 1024 * 1024)
 
     def load() -> tuple[int, dict[str, float] | None]:
         connection.execute(
-            "CREATE TABLE t AS SELECT * FROM read_csv(?, header = true, columns = ?, auto_detect = false)",
-            [task["path"], types],
+            "CREATE TABLE t AS SELECT * FROM read_csv(?, header = true, columns = ?, auto_detect = false, "
+            "buffer_size = ?)",
+            [task["path"], types, buffer_size],
         )
         rows = connection.execute("SELECT count(*) FROM t").fetchone()
         connection.close()  # includes the checkpoint that writes the table to the file

@@ -31,6 +31,12 @@ from pipelines.warehouse.plan import LoadPlan, build_plan
 from pipelines.warehouse.spec import Column, LoadResult, LoadSpec
 
 DEFAULT_BUSY_TIMEOUT = 120.0
+# DuckDB keeps what it writes in its buffer pool, 80% of RAM by default, so a process loading a large
+# file would grow with the file. Loading streams, so a small pool serves: ~24 MB per DuckDB thread
+# holds read_csv's buffers and row groups in flight (measured in bench/load.py), and letting rows
+# land out of file order lets read_csv stay parallel under that cap. A URL's own settings win:
+# duckdb:///data/warehouse.duckdb?memory_limit=2GB&preserve_insertion_order=true
+DUCKDB_MEMORY_PER_THREAD_MB = 24
 _SHOWN_DUPLICATES = 10
 
 
@@ -56,6 +62,8 @@ class Warehouse:
         parsed = sa.make_url(url)
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver this project ships
+        if parsed.get_backend_name() == "duckdb":
+            parsed = _with_duckdb_defaults(parsed)
         self._url = parsed
         self._schema = check_identifier(schema, "schema") if schema is not None else None
         self._sample_rows = sample_rows
@@ -253,3 +261,20 @@ class Warehouse:
 
     def _display(self, table: str) -> str:
         return f"{self._schema}.{table}" if self._schema else table
+
+
+def duckdb_defaults(threads: int | None = None) -> dict[str, str]:
+    """The DuckDB settings the loader uses unless its URL says otherwise, for ``threads`` threads
+    (DuckDB's default: one per CPU)."""
+    threads = threads or os.cpu_count() or 1
+    return {
+        "memory_limit": f"{max(threads, 2) * DUCKDB_MEMORY_PER_THREAD_MB}MB",
+        "preserve_insertion_order": "false",
+    }
+
+
+def _with_duckdb_defaults(url: sa.URL) -> sa.URL:
+    """``url`` with :func:`duckdb_defaults` for every setting it does not set itself."""
+    threads = url.query.get("threads")
+    defaults = duckdb_defaults(int(str(threads)) if threads else None)
+    return url.update_query_dict({key: value for key, value in defaults.items() if key not in url.query})

@@ -50,9 +50,8 @@ def test_benchmark_at_2k_rows_prints_every_section(tmp_path: Path) -> None:
             table[match.group(2)] = int(match.group(1).replace(",", ""))
     assert set(table) == {
         "ours -> DuckDB",
-        "ours -> DuckDB, memory_limit=128MB",
         "DuckDB read_csv -> table (native)",
-        "DuckDB read_csv (native), memory_limit=128MB",
+        "DuckDB read_csv (native), loader's settings",
         "pandas read_csv + to_sql -> DuckDB",
     }, output
     assert set(table.values()) == {file_rows}, output
