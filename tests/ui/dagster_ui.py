@@ -3,6 +3,7 @@ calls the UI itself makes, for setting the scene and waiting on runs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,8 @@ def launch_partition_from_dialog(page: Page, partition: str, screenshot: Path | 
     show_all = dialog.get_by_text("Show all partitions")
     if show_all.count():
         show_all.click()
-    field = dialog.get_by_placeholder("No matching partitions")
+    # The placeholder is an example selection while nothing is selected, or says nothing matches.
+    field = dialog.get_by_placeholder(re.compile(r"^(No matching partitions|ex: )"))
     field.fill(partition)
     field.press("Enter")
     expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
