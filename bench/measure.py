@@ -122,6 +122,10 @@ def _our_loader(task: Mapping[str, Any]) -> Load:
     return load
 
 
+_NATIVE_READ = "CREATE TABLE t AS SELECT * FROM read_csv(?, header = true, columns = ?, auto_detect = false)"
+_NATIVE_READ_BUFFERED = _NATIVE_READ.removesuffix(")") + ", buffer_size = ?)"
+
+
 def _duckdb_native(task: Mapping[str, Any]) -> Load:
     """DuckDB on its own: ``CREATE TABLE ... AS SELECT * FROM read_csv(...)`` with the same column types."""
     import duckdb
@@ -130,15 +134,13 @@ def _duckdb_native(task: Mapping[str, Any]) -> Load:
 
     types = {column.name: parse_type(column.type).duckdb_name() for column in report_spec().columns}
     connection = duckdb.connect(task["database"], config=dict(task.get("duckdb_config", {})))
-    # DuckDB's own default read buffer unless the task names one (as the loader's settings do).
-    buffer_size = int(task.get("buffer_size") or 32 * 1024 * 1024)
+    # DuckDB's own read buffer unless the task names one (as the loader's settings do).
+    statement, parameters = _NATIVE_READ, [task["path"], types]
+    if task.get("buffer_size"):
+        statement, parameters = _NATIVE_READ_BUFFERED, [*parameters, int(task["buffer_size"])]
 
     def load() -> tuple[int, dict[str, float] | None]:
-        connection.execute(
-            "CREATE TABLE t AS SELECT * FROM read_csv(?, header = true, columns = ?, auto_detect = false, "
-            "buffer_size = ?)",
-            [task["path"], types, buffer_size],
-        )
+        connection.execute(statement, parameters)
         rows = connection.execute("SELECT count(*) FROM t").fetchone()
         connection.close()  # includes the checkpoint that writes the table to the file
         return int(rows[0]) if rows else 0, None

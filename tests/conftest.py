@@ -92,4 +92,3 @@ def defs(catalog: Catalog, stripe: StripeResource, warehouse: WarehouseResource)
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as dagster_instance:
         yield dagster_instance
-
