@@ -99,3 +99,21 @@ def test_in_memory_database(tmp_path: Path) -> None:
     wh = Warehouse("duckdb:///:memory:")
     wh.replace_windows(write_csv(tmp_path / "d.csv", HEADER, activity_rows("2026-01-05", 4)), SPEC)
     assert wh.row_counts("activity") == {"2026-01-05": 4}
+
+
+def _setting(warehouse: Warehouse, name: str) -> str:
+    with warehouse.engine.connect() as conn:
+        return str(conn.execute(sa.text("SELECT current_setting(:name)"), {"name": name}).scalar())
+
+
+def test_the_loader_bounds_duckdbs_buffer_pool_unless_the_url_says_otherwise(tmp_path: Path) -> None:
+    bounded = Warehouse(f"duckdb:///{tmp_path / 'bounded.duckdb'}?threads=2")
+    chosen = Warehouse(
+        f"duckdb:///{tmp_path / 'chosen.duckdb'}?memory_limit=1GB&preserve_insertion_order=true"
+    )
+
+    # DuckDB reports its limit in MiB-based units: 48 MB is shown as 45.7 MiB.
+    assert _setting(bounded, "memory_limit") == "45.7 MiB"
+    assert _setting(bounded, "preserve_insertion_order") == "False"
+    assert _setting(chosen, "memory_limit") == "953.6 MiB"
+    assert _setting(chosen, "preserve_insertion_order") == "True"
