@@ -1,0 +1,112 @@
+"""Tables describing the platform rather than its activity: accounts, products, prices, FX rates."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from stripe_emulator.datagen.business import Business
+from stripe_emulator.datagen.codes import K_PRICE, K_PRODUCT, price_payload
+from stripe_emulator.datagen.currencies import CURRENCIES, SETTLEMENT_CURRENCIES
+from stripe_emulator.datagen.reference import DAY, PRODUCT_NAMES, PRODUCTS, unit_amounts
+from stripe_emulator.datagen.tables.writer import TableWriter, categorical, timestamps
+
+
+def write_accounts(out: TableWriter, biz: Business) -> None:
+    """``accounts``: the connected accounts, as the platform sees them."""
+    connected = biz.connected
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series([a.id for a in connected], dtype=object),
+            "business_name": pd.Series([a.name for a in connected], dtype=object),
+            "country": pd.Series([a.country for a in connected], dtype=object),
+            "created": timestamps(np.array([int(a.created.timestamp()) for a in connected], dtype=np.int64)),
+            "default_currency": pd.Series([a.default_currency for a in connected], dtype=object),
+            "email": pd.Series([a.email for a in connected], dtype=object),
+            "type": pd.Series([a.type for a in connected], dtype=object),
+            "payout_interval": pd.Series([a.payout_interval for a in connected], dtype=object),
+            "payout_delay": np.array([a.payout_delay_days for a in connected], dtype=np.int64),
+        }
+    )
+    out.create(
+        "accounts",
+        frame,
+        "id, business_name, 'company' AS business_type, true AS charges_enabled, country, created, "
+        "default_currency, true AS details_submitted, email, true AS payouts_enabled, type, "
+        "payout_interval AS payout_schedule_interval, payout_delay AS payout_schedule_delay_days, "
+        "$platform AS _account, created AS _visible_at",
+        ("created", "id"),
+        platform=out.platform,
+    )
+
+
+def write_catalog(out: TableWriter, biz: Business) -> None:
+    """``products`` and ``prices``: every product, monthly and yearly in every settlement currency."""
+    draws = biz.draws
+    created = int((biz.platform.created + timedelta(days=1)).timestamp())
+    n = len(PRODUCTS)
+    products = pd.DataFrame(
+        {
+            "u": draws.id(K_PRODUCT, np.arange(n)),
+            "name": categorical(np.arange(n), PRODUCT_NAMES),
+            "seats": np.array([p[3] for p in PRODUCTS]),
+            "created": timestamps(np.full(n, created)),
+        }
+    )
+    out.create(
+        "products",
+        products,
+        "sid('prod_', u) AS id, name, true AS active, created, 'Acme Cloud ' || name AS description, "
+        "'ACME CLOUD' AS statement_descriptor, 'service' AS type, "
+        "CASE WHEN seats THEN 'seat' END AS unit_label, "
+        "$platform AS _account, created AS _visible_at",
+        platform=out.platform,
+    )
+    grid = np.meshgrid(np.arange(n), np.arange(len(SETTLEMENT_CURRENCIES)), [0, 1], indexing="ij")
+    product, currency, yearly = (axis.ravel() for axis in grid)
+    prices = pd.DataFrame(
+        {
+            "u": draws.id(K_PRICE, price_payload(product, currency, yearly)),
+            "product_u": draws.id(K_PRODUCT, product),
+            "product": categorical(product, PRODUCT_NAMES),
+            "currency": categorical(currency, SETTLEMENT_CURRENCIES),
+            "unit_amount": unit_amounts()[product, currency, yearly],
+            "yearly": yearly.astype(bool),
+            "created": timestamps(np.full(len(product), created)),
+        }
+    )
+    out.create(
+        "prices",
+        prices,
+        "sid('price_', u) AS id, sid('prod_', product_u) AS product_id, true AS active, currency, "
+        "unit_amount, "
+        "CASE WHEN yearly THEN 'year' ELSE 'month' END AS recurring_interval, "
+        "1 AS recurring_interval_count, "
+        "'licensed' AS recurring_usage_type, 'recurring' AS type, 'per_unit' AS billing_scheme, "
+        "product || CASE WHEN yearly THEN ' yearly' ELSE ' monthly' END AS nickname, created, "
+        "$platform AS _account, created AS _visible_at",
+        platform=out.platform,
+    )
+
+
+def write_exchange_rates(out: TableWriter, biz: Business) -> None:
+    """``exchange_rates_from_usd``: each generated day's rates as Sigma's JSON map, seen by every account."""
+    days = biz.window()
+    rates = [dict(zip(CURRENCIES, map(float, row), strict=True)) for row in biz.fx(days)]
+    frame = pd.DataFrame(
+        {
+            "day": timestamps(days * DAY),
+            "rates": pd.Series([json.dumps(row, sort_keys=True) for row in rates], dtype=object),
+        }
+    )
+    out.create(
+        "exchange_rates_from_usd",
+        frame,
+        "CAST(day AS DATE) AS date, rates AS buy_currency_exchange_rates, "
+        "CAST(NULL AS VARCHAR) AS _account, "
+        "day AS _visible_at",
+        ("day",),
+    )
