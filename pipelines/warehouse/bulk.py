@@ -1,4 +1,5 @@
-"""The interface every bulk load path implements, and the choice of path for a dialect.
+"""The interface every bulk load path implements. The base names none of its implementations:
+``warehouse.bulk_load_for`` chooses the path for a dialect.
 
 A load runs in one transaction, in this order: create or alter the table, ``prepare`` (a path may
 stage and check the file here, before anything is deleted), delete the windows' rows, ``insert``.
@@ -72,18 +73,3 @@ def _first_lines(message: str) -> str:
             break
         kept.append(line)
     return " ".join(kept[:4]) or message.strip()
-
-
-def bulk_load_for(dialect: str) -> type[BulkLoad]:
-    """The bulk path for a SQLAlchemy dialect name."""
-    if dialect == "duckdb":
-        from pipelines.warehouse.duckdb_load import DuckDBLoad
-
-        return DuckDBLoad
-    if dialect == "postgresql":
-        from pipelines.warehouse.postgres_load import PostgresLoad
-
-        return PostgresLoad
-    from pipelines.warehouse.portable_load import PortableLoad
-
-    return PortableLoad

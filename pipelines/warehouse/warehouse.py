@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool, StaticPool
 
-from pipelines.warehouse.bulk import BulkLoad, bulk_load_for
+from pipelines.warehouse.bulk import BulkLoad
 from pipelines.warehouse.csv_file import CsvFile
 from pipelines.warehouse.errors import DuplicateRowsError
 from pipelines.warehouse.identifiers import PARTITION_COLUMN, check_identifier, qualify, quote
@@ -261,6 +261,23 @@ class Warehouse:
 
     def _display(self, table: str) -> str:
         return f"{self._schema}.{table}" if self._schema else table
+
+
+def bulk_load_for(dialect: str) -> type[BulkLoad]:
+    """The bulk path for a SQLAlchemy dialect name: DuckDB's ``read_csv``, PostgreSQL's ``COPY``, or
+    portable batches for any other dialect. Imported on first use: each native path imports its
+    database's driver."""
+    if dialect == "duckdb":
+        from pipelines.warehouse.duckdb_load import DuckDBLoad
+
+        return DuckDBLoad
+    if dialect == "postgresql":
+        from pipelines.warehouse.postgres_load import PostgresLoad
+
+        return PostgresLoad
+    from pipelines.warehouse.portable_load import PortableLoad
+
+    return PortableLoad
 
 
 def duckdb_defaults(threads: int | None = None) -> dict[str, str]:
