@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.catalog import ReportSpec, load_catalog
+from pipelines.catalog import load_catalog
+from pipelines.sources import ReportSource
 from pipelines.warehouse import Window
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def size_label(rows: int) -> str:
     return str(rows)
 
 
-def report_spec() -> ReportSpec:
+def report_spec() -> ReportSource:
     """The catalogue's entry for the report (UTC partitions), whose columns are requested and loaded."""
     for spec in load_catalog().reports:
         if spec.report_type == REPORT_TYPE and spec.timezone == "UTC" and spec.connect is None:
@@ -94,7 +95,7 @@ def daily_windows() -> list[Window]:
     ]
 
 
-def report_parameters(spec: ReportSpec) -> dict[str, object]:
+def report_parameters(spec: ReportSource) -> dict[str, object]:
     """The Reporting API parameters of the month's run, as the pipeline sends them."""
     return {
         "interval_start": int(INTERVAL_START.timestamp()),
@@ -138,7 +139,7 @@ def _paths(target: int, cache_dir: Path) -> tuple[Path, Path]:
     return cache_dir / f"{stem}.csv", cache_dir / f"{stem}.json"
 
 
-def _identity(spec: ReportSpec) -> dict[str, object]:
+def _identity(spec: ReportSource) -> dict[str, object]:
     """What a cached file must have been made with to be reused."""
     return {
         "report_type": REPORT_TYPE,
@@ -149,7 +150,7 @@ def _identity(spec: ReportSpec) -> dict[str, object]:
     }
 
 
-def _cached(target: int, spec: ReportSpec, cache_dir: Path) -> ReportFile | None:
+def _cached(target: int, spec: ReportSource, cache_dir: Path) -> ReportFile | None:
     path, meta_path = _paths(target, cache_dir)
     if not path.exists() or not meta_path.exists():
         return None
@@ -172,7 +173,7 @@ def _cached(target: int, spec: ReportSpec, cache_dir: Path) -> ReportFile | None
     )
 
 
-def _calibrate(spec: ReportSpec, cache_dir: Path) -> float:
+def _calibrate(spec: ReportSource, cache_dir: Path) -> float:
     """Report rows per unit of emulator scale per day, from one small month.
 
     Measured rather than assumed: the emulator's mix of transaction kinds is its own business.
@@ -187,7 +188,7 @@ def _calibrate(spec: ReportSpec, cache_dir: Path) -> float:
     return max(result.rows, 1) / (_CALIBRATION_SCALE * DAYS)
 
 
-def _generate(target: int, scale: int, spec: ReportSpec, cache_dir: Path) -> ReportFile:
+def _generate(target: int, scale: int, spec: ReportSource, cache_dir: Path) -> ReportFile:
     from stripe_emulator import Engine
 
     path, meta_path = _paths(target, cache_dir)

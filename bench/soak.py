@@ -33,11 +33,12 @@ import dagster as dg
 import httpx
 import sqlalchemy as sa
 
-from pipelines.assets import DEFAULT_RETRY_POLICY, asset_key
+from pipelines.assets import DEFAULT_RETRY_POLICY
 from pipelines.automation import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.catalog import Catalog, load_catalog
 from pipelines.project import build_definitions
 from pipelines.resources import StripeResource, WarehouseResource
+from pipelines.translator import asset_key
 from pipelines.warehouse import Warehouse
 from stripe_emulator import EmulatorConfig
 from stripe_emulator.server import EmulatorServer

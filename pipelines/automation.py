@@ -14,6 +14,7 @@ Sensors and schedules start stopped: turn them on in the UI (Automation) or in d
 """
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,20 +22,24 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.catalog import Spec
 from pipelines.freshness import FreshnessProbe
-from pipelines.partitions import CONNECTED_ACCOUNTS, daily_partitions, partition_key
+from pipelines.partitions import (
+    CONNECTED_ACCOUNTS,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    daily_partitions,
+    partition_key,
+)
 from pipelines.resources import StripeResource
-
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
+from pipelines.sources import Source
+from pipelines.timestamps import iso_utc
 
 
 @dataclass(frozen=True)
 class Target:
-    """An asset the automation drives, with the spec it was built from."""
+    """An asset the automation drives, with the source it was built from."""
 
-    spec: Spec
+    source: Source
     asset: dg.AssetsDefinition
 
     @property
@@ -85,10 +90,12 @@ def build_freshness_sensor(
         requests: list[dg.RunRequest] = []
         notes: list[str] = []
         with stripe.session() as session:
+            probe = FreshnessProbe(session)
             for target in targets:
                 for account in _accounts(context.instance, target):
-                    cursor_key = target.spec.name if account is None else f"{target.spec.name}|{account}"
-                    loaded_until, label = session.freshness.loaded_until(target.spec, account)
+                    cursor_key = target.source.name if account is None else f"{target.source.name}|{account}"
+                    fresh = probe.freshness(target.source, account)
+                    loaded_until, label = fresh.loaded_until, fresh.label
                     complete = complete_partitions(target, loaded_until)
                     last = cursor.get(cursor_key)
                     candidates = (
@@ -101,9 +108,9 @@ def build_freshness_sensor(
                     requests.extend(_ranged_requests(target, account, todo))
                     if complete:
                         cursor[cursor_key] = complete[-1]
-                    who = target.spec.name + (f" ({account})" if account else "")
+                    who = target.source.name + (f" ({account})" if account else "")
                     notes.append(
-                        f"{who}: {label} is {_iso(loaded_until)}, "
+                        f"{who}: {label} is {iso_utc(loaded_until)}, "
                         + (f"requested {len(todo)} day(s)" if todo else "nothing new is complete")
                     )
         if not requests:
@@ -122,10 +129,11 @@ def build_daily_schedules(targets: Sequence[Target], *, hour: int = 6) -> list[d
     """
     groups: dict[tuple[str, bool], list[Target]] = {}
     for target in targets:
-        groups.setdefault((target.spec.timezone, bool(target.spec.connect)), []).append(target)
+        groups.setdefault((target.source.timezone, bool(target.source.connect)), []).append(target)
     schedules = []
     for (timezone, connect), group in sorted(groups.items()):
-        suffix = "" if timezone == "UTC" else "_" + timezone.lower().replace("/", "_")
+        # Dagster names allow [A-Za-z0-9_]; zones like Etc/GMT+5 or America/Port-au-Prince do not.
+        suffix = "" if timezone == "UTC" else "_" + re.sub(r"[^a-z0-9]+", "_", timezone.lower()).strip("_")
         name = f"stripe_daily{suffix}{'_per_account' if connect else ''}"
         schedules.append(build_daily_schedule(group, name=name, timezone=timezone, hour=hour))
     return schedules
@@ -152,7 +160,7 @@ def build_daily_schedule(
         requests: list[dg.RunRequest] = []
         skipped: list[str] = []
         with stripe.session() as session:
-            probe: FreshnessProbe = session.freshness
+            probe = FreshnessProbe(session)
             for target in targets:
                 days = target.daily.get_partition_keys(current_time=tick)
                 if not days:
@@ -160,17 +168,18 @@ def build_daily_schedule(
                 day = days[-1]
                 end = target.daily.time_window_for_partition_key(day).end
                 for account in _accounts(context.instance, target):
-                    loaded_until, label = probe.loaded_until(target.spec, account)
+                    fresh = probe.freshness(target.source, account)
+                    loaded_until, label = fresh.loaded_until, fresh.label
                     key = partition_key(account, day)
                     if end > loaded_until:
                         skipped.append(
-                            f"{target.spec.name} {key}: {label} is {_iso(loaded_until)}, "
-                            f"the day ends {_iso(end)}"
+                            f"{target.source.name} {key}: {label} is {iso_utc(loaded_until)}, "
+                            f"the day ends {iso_utc(end)}"
                         )
                         continue
                     requests.append(
                         dg.RunRequest(
-                            run_key=f"{target.spec.name}:{key}:{tick:%Y%m%dT%H%M}",
+                            run_key=f"{target.source.name}:{key}:{tick:%Y%m%dT%H%M}",
                             asset_selection=[target.key],
                             partition_key=key,
                         )
@@ -229,7 +238,7 @@ def build_reconciliation_schedule(
 
 
 def _accounts(instance: dg.DagsterInstance, target: Target) -> list[str | None]:
-    if not target.spec.connect:
+    if not target.source.connect:
         return [None]
     return list(instance.get_dynamic_partitions(CONNECTED_ACCOUNTS.name or ""))
 
@@ -244,7 +253,7 @@ def _ranged_requests(target: Target, account: str | None, days: Sequence[str]) -
         if not run:
             return
         first, last = partition_key(account, run[0]), partition_key(account, run[-1])
-        run_key = f"{target.spec.name}:{first}..{last}"
+        run_key = f"{target.source.name}:{first}..{last}"
         if first == last:
             requests.append(dg.RunRequest(run_key=run_key, asset_selection=[target.key], partition_key=first))
         else:
@@ -263,12 +272,8 @@ def _ranged_requests(target: Target, account: str | None, days: Sequence[str]) -
             and daily.time_window_for_partition_key(run[-1]).end
             == daily.time_window_for_partition_key(day).start
         )
-        if run and (not consecutive or len(run) >= target.spec.max_days_per_run):
+        if run and (not consecutive or len(run) >= target.source.max_days_per_run):
             flush()
         run.append(day)
     flush()
     return requests
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")

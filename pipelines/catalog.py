@@ -15,17 +15,18 @@ with the file and entry that caused it rather than a run at 3 a.m.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from pipelines.sigma_sql import SigmaSqlError, parse_query
+from pipelines.errors import CatalogError, SigmaSqlError
+from pipelines.sigma_sql import parse_query
+from pipelines.sources import ConnectMode, ReportSource, SigmaSource, Source
 from pipelines.warehouse import Column
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -68,12 +69,6 @@ _REPORT_KEYS = frozenset(
     }
 )
 
-ConnectMode = Literal["per_account"] | None
-
-
-class CatalogError(ValueError):
-    """The catalogue (reports.yaml, sql/ or report_types.yaml) is invalid; the message says where."""
-
 
 @dataclass(frozen=True)
 class Defaults:
@@ -85,89 +80,27 @@ class Defaults:
 
 
 @dataclass(frozen=True)
-class ReportSpec:
-    """One Reporting API report template landed as one asset and one table."""
-
-    name: str
-    report_type: str
-    table: str
-    description: str
-    interval: Literal["range", "end"]
-    columns: tuple[Column, ...]
-    split_column: str | None
-    unique_column: str | None
-    timezone: str
-    start_date: date
-    max_days_per_run: int
-    parameters: Mapping[str, str] = field(default_factory=dict)
-    connect: ConnectMode = None
-    connected_account_type: bool = False
-
-    kind: Literal["report"] = "report"
-
-    @property
-    def splittable(self) -> bool:
-        """Whether one ranged report run can serve several daily partitions."""
-        return self.split_column is not None
-
-    @property
-    def connect_via(self) -> Literal["parameter", "header"] | None:
-        """How a per-account run names its account: ``connected_account_*`` types take a parameter,
-        any other type is run as the account through the ``Stripe-Account`` header."""
-        if self.connect is None:
-            return None
-        return "parameter" if self.connected_account_type else "header"
-
-
-@dataclass(frozen=True)
-class SigmaQuerySpec:
-    """One saved Sigma query (a ``sql/*.sql`` file) landed as one asset and one table."""
-
-    name: str
-    path: Path
-    sql: str
-    table: str
-    description: str
-    partition_column: str | None
-    timezone: str
-    start_date: date
-    max_days_per_run: int
-    saved_query: str | None = None
-    connect: ConnectMode = None
-
-    kind: Literal["sigma"] = "sigma"
-
-    @property
-    def splittable(self) -> bool:
-        """Whether one ranged query run can serve several daily partitions."""
-        return self.partition_column is not None
-
-    @property
-    def connect_via(self) -> Literal["header"] | None:
-        """Sigma runs as a connected account through the ``Stripe-Account`` header."""
-        return "header" if self.connect else None
-
-
-Spec = ReportSpec | SigmaQuerySpec
-
-
-@dataclass(frozen=True)
 class Catalog:
     """Every asset-to-be, in a stable order (reports first, then Sigma queries by file name)."""
 
-    reports: tuple[ReportSpec, ...]
-    queries: tuple[SigmaQuerySpec, ...]
+    sources: tuple[Source, ...]
     defaults: Defaults
 
-    @cached_property
-    def specs(self) -> tuple[Spec, ...]:
-        return (*self.reports, *self.queries)
+    @property
+    def reports(self) -> tuple[ReportSource, ...]:
+        """The Reporting API entries."""
+        return tuple(s for s in self.sources if isinstance(s, ReportSource))
 
-    def get(self, name: str) -> Spec:
-        """The spec whose asset is called ``name``."""
-        for spec in self.specs:
-            if spec.name == name:
-                return spec
+    @property
+    def queries(self) -> tuple[SigmaSource, ...]:
+        """The Sigma query entries."""
+        return tuple(s for s in self.sources if isinstance(s, SigmaSource))
+
+    def get(self, name: str) -> Source:
+        """The entry whose asset is called ``name``."""
+        for source in self.sources:
+            if source.name == name:
+                return source
         raise KeyError(f"no report or Sigma query named {name!r} in the catalogue")
 
 
@@ -193,7 +126,7 @@ def load_catalog(
         if sql_dir.exists()
         else ()
     )
-    catalog = Catalog(reports=reports, queries=queries, defaults=defaults)
+    catalog = Catalog(sources=(*reports, *queries), defaults=defaults)
     _check_unique(catalog)
     return catalog
 
@@ -233,7 +166,7 @@ def _parse_report(
     known_types: Mapping[str, Mapping[str, Any]],
     defaults: Defaults,
     source: Path,
-) -> ReportSpec:
+) -> ReportSource:
     where = f"{source}: reports[{index}]"
     if not isinstance(entry, dict) or "report_type" not in entry:
         raise CatalogError(f"{where}: each entry needs at least `report_type`")
@@ -263,7 +196,10 @@ def _parse_report(
         raise CatalogError(f"{where}: split_column {split_column!r} is not one of the requested columns")
     unique_column = entry.get("unique_column", known.get("unique_column"))
     if unique_column is not None and unique_column not in names:
-        unique_column = None
+        raise CatalogError(
+            f"{where}: unique_column {unique_column!r} is not one of the requested columns; "
+            "add it to `columns`, or set `unique_column: null` to land the report without the check"
+        )
     interval = entry.get("interval", known.get("interval", "range"))
     if interval not in ("range", "end"):
         raise CatalogError(f"{where}: interval must be `range` or `end`, not {interval!r}")
@@ -280,7 +216,8 @@ def _parse_report(
     if timezone != "UTC" and "timezone" not in optional:
         raise CatalogError(f"{where}: {report_type} does not take a `timezone`")
     connected_account_type = bool(known.get("connect", report_type.startswith("connected_account_")))
-    return ReportSpec(
+    return ReportSource(
+        origin=where,
         name=name,
         report_type=report_type,
         table=_name(entry.get("table", name), f"{where}: table"),
@@ -300,7 +237,7 @@ def _parse_report(
     )
 
 
-def _parse_sql_file(path: Path, defaults: Defaults) -> SigmaQuerySpec:
+def _parse_sql_file(path: Path, defaults: Defaults) -> SigmaSource:
     text = path.read_text()
     header = _sql_header(text, path)
     where = str(path)
@@ -316,13 +253,14 @@ def _parse_sql_file(path: Path, defaults: Defaults) -> SigmaQuerySpec:
     partition_column = header.get("partition_column") or None
     if partition_column is not None:
         _name(partition_column, f"{where}: partition_column")
-    return SigmaQuerySpec(
+    return SigmaSource(
+        origin=_relative(path),
         name=name,
         path=path,
         sql=text,
         table=_name(header.get("table", name), f"{where}: table"),
         description=header.get("description", f"Sigma query {path.name}"),
-        partition_column=partition_column,
+        split_column=partition_column,
         timezone=_timezone(header.get("timezone", defaults.timezone), f"{where}: timezone"),
         start_date=_date(header.get("start_date", defaults.start_date), f"{where}: start_date"),
         max_days_per_run=_days(
@@ -357,8 +295,8 @@ def _sql_header(text: str, path: Path) -> dict[str, str]:
 def _check_unique(catalog: Catalog) -> None:
     seen_names: dict[str, str] = {}
     seen_tables: dict[str, str] = {}
-    for spec in catalog.specs:
-        origin = str(spec.path) if isinstance(spec, SigmaQuerySpec) else f"reports.yaml ({spec.report_type})"
+    for spec in catalog.sources:
+        origin = spec.origin
         if spec.name in seen_names:
             raise CatalogError(
                 f"asset name {spec.name!r} is used twice: {seen_names[spec.name]} and {origin}; "
@@ -371,6 +309,13 @@ def _check_unique(catalog: Catalog) -> None:
             )
         seen_names[spec.name] = origin
         seen_tables[spec.table] = origin
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _default_name(report_type: str) -> str:
@@ -444,8 +389,3 @@ def _connect(value: Any, where: str) -> ConnectMode:
     if value == "per_account":
         return "per_account"
     raise CatalogError(f"{where}: connect must be `per_account` (one partition per connected account)")
-
-
-def spec_columns(spec: Spec) -> Sequence[Column] | None:
-    """The declared columns of a report; ``None`` for Sigma queries, whose types come from the data."""
-    return spec.columns if isinstance(spec, ReportSpec) else None

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 
-from pipelines.landing import ACCOUNT_COLUMN, LandedChunk
-from pipelines.partitions import PartitionWindow
+from pipelines.landing import LandedChunk
+from pipelines.lineage import ACCOUNT_COLUMN
+from pipelines.partition_windows import PartitionWindow
+from pipelines.timestamps import iso_utc
 from pipelines.warehouse import Warehouse
 
 PREVIEW_ROWS = 5
@@ -23,7 +23,7 @@ def partition_metadata(
     metadata: dict[str, Any] = {
         "dagster/row_count": chunk.rows(partition),
         "dagster/table_name": table_name,
-        "window": f"{_iso(partition.start)} → {_iso(partition.end)}",
+        "window": f"{iso_utc(partition.start)} → {iso_utc(partition.end)}",
         "stripe_run_id": chunk.stripe_run_id,
         "data_load_time": dg.MetadataValue.timestamp(chunk.data_load_time),
         "file_bytes": chunk.file_bytes,
@@ -33,7 +33,7 @@ def partition_metadata(
     }
     if len(chunk.partitions) > 1:
         # One ranged Stripe run served several days: sizes and timings are the run's, shared.
-        metadata["stripe_run_window"] = f"{_iso(chunk.interval_start)} → {_iso(chunk.interval_end)}"
+        metadata["stripe_run_window"] = f"{iso_utc(chunk.interval_start)} → {iso_utc(chunk.interval_end)}"
         metadata["days_in_stripe_run"] = len(chunk.partitions)
     if partition.account is not None:
         metadata["connected_account"] = partition.account
@@ -46,22 +46,10 @@ def preview(
     warehouse: Warehouse, table: str, partition: PartitionWindow, rows: int = PREVIEW_ROWS
 ) -> str | None:
     """The first rows of a partition as a Markdown table (pandas: a handful of rows, not the load)."""
-    quote = warehouse.engine.dialect.identifier_preparer.quote
-    condition = f"{quote('_partition')} = :key"
-    params: dict[str, Any] = {"key": partition.window.key, "limit": rows}
-    if partition.account is not None:
-        condition += f" AND {quote(ACCOUNT_COLUMN)} = :account"
-        params["account"] = partition.account
-    statement = sa.text(
-        f"SELECT * FROM {warehouse.qualified(table)} WHERE {condition} LIMIT :limit"  # noqa: S608 - quoted identifiers
-    )
-    with warehouse.engine.connect() as connection:
-        frame = pd.read_sql(statement, connection, params=params)
-    if frame.empty:
+    scope = {ACCOUNT_COLUMN: partition.account} if partition.account is not None else None
+    records = warehouse.preview(table, partition.window.key, scope, limit=rows)
+    if not records:
         return None
+    frame = pd.DataFrame.from_records(records)
     shown = frame[[c for c in frame.columns if not str(c).startswith("_")]]
     return shown.to_markdown(index=False)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,23 +1,25 @@
-"""Partitions: one per day in the report's time zone, and per connected account for Connect fan-out.
+"""Partitions: one per day in the source's time zone, and per connected account for Connect fan-out.
 
 Dagster owns the calendar (``DailyPartitionsDefinition`` handles time zones and 23/25-hour DST
-days); this module only turns the partition keys of a run into the windows Stripe is asked for,
-and groups consecutive days into the ranged chunks one Stripe job can serve.
+days); this module only turns the partition keys of a run into the windows Stripe is asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import dagster as dg
 
-from pipelines.catalog import Spec
+from pipelines.errors import PartitionRangeError
+from pipelines.partition_windows import PartitionWindow
+from pipelines.sources import Source
 from pipelines.warehouse import Window
 
 CONNECTED_ACCOUNTS = dg.DynamicPartitionsDefinition(name="stripe_connected_accounts")
 """Connected accounts, discovered from Stripe by the accounts sensor."""
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 ACCOUNT_DIMENSION = "account"
 DATE_DIMENSION = "date"
@@ -30,10 +32,10 @@ def partition_key(account: str | None, date_key: str) -> str:
     return str(dg.MultiPartitionKey({ACCOUNT_DIMENSION: account, DATE_DIMENSION: date_key}))
 
 
-def partitions_for(spec: Spec) -> dg.PartitionsDefinition:
-    """Daily partitions in the spec's zone, crossed with connected accounts for Connect fan-out."""
-    daily = dg.DailyPartitionsDefinition(start_date=spec.start_date.isoformat(), timezone=spec.timezone)
-    if spec.connect:
+def partitions_for(source: Source) -> dg.PartitionsDefinition:
+    """Daily partitions in the source's zone, crossed with connected accounts for Connect fan-out."""
+    daily = dg.DailyPartitionsDefinition(start_date=source.start_date.isoformat(), timezone=source.timezone)
+    if source.connect:
         return dg.MultiPartitionsDefinition({ACCOUNT_DIMENSION: CONNECTED_ACCOUNTS, DATE_DIMENSION: daily})
     return daily
 
@@ -45,23 +47,6 @@ def daily_partitions(partitions_def: dg.PartitionsDefinition) -> dg.TimeWindowPa
     if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
         raise TypeError(f"expected daily partitions, got {type(partitions_def).__name__}")
     return partitions_def
-
-
-@dataclass(frozen=True)
-class PartitionWindow:
-    """A partition of a run, resolved to its connected account (if any) and its time window."""
-
-    partition_key: str
-    account: str | None
-    window: Window
-
-    @property
-    def start(self) -> datetime:
-        return self.window.start
-
-    @property
-    def end(self) -> datetime:
-        return self.window.end
 
 
 def resolve(partitions_def: dg.PartitionsDefinition, partition_keys: Sequence[str]) -> list[PartitionWindow]:
@@ -81,18 +66,18 @@ def resolve(partitions_def: dg.PartitionsDefinition, partition_keys: Sequence[st
     return sorted(resolved, key=lambda p: (p.account or "", p.start))
 
 
-def chunks(partitions: Sequence[PartitionWindow], max_days: int) -> list[list[PartitionWindow]]:
-    """Split into runs of consecutive days of one account, each at most ``max_days`` long."""
-    result: list[list[PartitionWindow]] = []
-    for partition in partitions:
-        current = result[-1] if result else None
-        if (
-            current is not None
-            and len(current) < max_days
-            and current[-1].account == partition.account
-            and current[-1].end == partition.start
-        ):
-            current.append(partition)
-        else:
-            result.append([partition])
-    return result
+def run_partition_keys(context: dg.AssetExecutionContext, source: Source) -> list[str]:
+    """The partition keys of the run, or a non-retryable error naming the entry when the run asked
+    for days the asset does not have (a range before its start date, say)."""
+    try:
+        return list(context.partition_keys)
+    except Exception as error:  # Dagster raises an internal CheckError for a range outside the asset
+        tags = context.run.tags
+        first = tags.get(RANGE_START_TAG, "?")
+        last = tags.get(RANGE_END_TAG, "?")
+        daily = daily_partitions(context.assets_def.partitions_def)  # type: ignore[arg-type]
+        raise PartitionRangeError(
+            f"this run asks for partitions {first}..{last}, which stripe/{source.name} does not have: "
+            f"its days start at {daily.start:%Y-%m-%d} ({source.origin or 'catalogue'}: start_date) "
+            "and end at the last complete day. Launch the backfill over the asset's own partitions."
+        ) from error

@@ -8,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.assets import DEFAULT_RETRY_POLICY, asset_key, build_assets
+from pipelines.assets import DEFAULT_RETRY_POLICY, build_assets
 from pipelines.automation import (
     Target,
     build_accounts_sensor,
@@ -16,15 +16,11 @@ from pipelines.automation import (
     build_freshness_sensor,
     build_reconciliation_schedule,
 )
-from pipelines.catalog import Catalog, ReportSpec
+from pipelines.catalog import Catalog
 from pipelines.checks import build_reconciliation_check, reconciliation_pairs
-from pipelines.resources import (
-    DEFAULT_API_BASE,
-    DEFAULT_FILES_BASE,
-    DEFAULT_WAREHOUSE_URL,
-    StripeResource,
-    WarehouseResource,
-)
+from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
+from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_FILES_BASE
+from pipelines.translator import StripeReportsTranslator
 
 
 def resources_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -52,23 +48,31 @@ def build_definitions(
     *,
     retry_policy: dg.RetryPolicy = DEFAULT_RETRY_POLICY,
     sensor_interval_seconds: int = 600,
+    translator: StripeReportsTranslator | None = None,
 ) -> dg.Definitions:
-    """Assets, checks, sensors, schedules and jobs for every entry of ``catalog``."""
-    assets = build_assets(catalog, retry_policy)
-    targets = [Target(spec, asset) for spec, asset in zip(catalog.specs, assets, strict=True)]
-    reports = [t for t in targets if isinstance(t.spec, ReportSpec)]
-    queries = [t for t in targets if not isinstance(t.spec, ReportSpec)]
+    """Assets, checks, sensors, schedules and jobs for every entry of ``catalog``.
+
+    ``translator`` decides how entries look in Dagster (keys, groups, tags...); subclass
+    :class:`~pipelines.translator.StripeReportsTranslator` to change it.
+    """
+    translator = translator or StripeReportsTranslator()
+    assets = build_assets(catalog, retry_policy, translator)
+    targets = [Target(source, asset) for source, asset in zip(catalog.sources, assets, strict=True)]
 
     checks = [
-        build_reconciliation_check(activity, summary, asset_key(activity), asset_key(summary))
+        build_reconciliation_check(
+            activity, summary, translator.get_asset_key(activity), translator.get_asset_key(summary)
+        )
         for activity, summary in reconciliation_pairs(catalog)
     ]
+    by_sensor: dict[str, list[Target]] = {}
+    for target in targets:
+        by_sensor.setdefault(target.source.freshness_sensor, []).append(target)
     sensors = [
         build_freshness_sensor(name, group, minimum_interval_seconds=sensor_interval_seconds)
-        for name, group in (("stripe_reports_freshness", reports), ("sigma_queries_freshness", queries))
-        if group
+        for name, group in by_sensor.items()
     ]
-    if any(t.spec.connect for t in targets):
+    if any(t.source.connect for t in targets):
         sensors.append(build_accounts_sensor())
     schedules: list[dg.ScheduleDefinition] = build_daily_schedules(targets)
     jobs = []

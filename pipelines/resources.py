@@ -1,38 +1,26 @@
 """Dagster resources: the Stripe API and the warehouse, configured from the environment.
 
 The API key and the warehouse URL (which may hold a password) arrive as ``EnvVar``s, so Dagster
-shows the variable's name — never its value — in the UI, run config and event log.
+shows the variable's name — never its value — in the UI, run config and event log. Both resources
+only configure and open the core's own objects (:func:`pipelines.stripe.open_session`,
+:class:`pipelines.warehouse.Warehouse`), which know nothing of Dagster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 from sqlalchemy.engine import make_url
 
-from pipelines.freshness import FreshnessProbe
-from pipelines.stripe import FileDownloader, PollPolicy, ReportRunner, SigmaRunner, StripeClient
+from pipelines.stripe import PollPolicy, StripeSession, StripeSettings, open_session
+from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_FILES_BASE
 from pipelines.warehouse import Warehouse
 
-DEFAULT_API_BASE = "https://api.stripe.com"
-DEFAULT_FILES_BASE = "https://files.stripe.com"
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
-
-
-@dataclass(frozen=True)
-class StripeSession:
-    """One HTTP client and the runners built on it, for the length of a run or a sensor tick."""
-
-    client: StripeClient
-    sigma: SigmaRunner
-    reports: ReportRunner
-    files: FileDownloader
-    freshness: FreshnessProbe
 
 
 class StripeResource(dg.ConfigurableResource):
@@ -59,31 +47,28 @@ class StripeResource(dg.ConfigurableResource):
 
     __str__ = __repr__
 
-    @contextmanager
-    def session(self) -> Iterator[StripeSession]:
-        """An open client and its runners; closed when the block ends."""
-        poll = PollPolicy(
-            initial=self.poll_initial_seconds,
-            maximum=self.poll_max_seconds,
-            deadline=self.run_deadline_seconds,
-        )
-        with StripeClient(
-            self.api_key,
+    def settings(self) -> StripeSettings:
+        """The core's settings object for this configuration."""
+        return StripeSettings(
+            api_key=self.api_key,
             api_base=self.api_base,
             files_base=self.files_base,
             stripe_version=self.stripe_version,
-            timeout=self.request_timeout_seconds,
+            request_timeout_seconds=self.request_timeout_seconds,
             max_network_retries=self.max_network_retries,
-        ) as client:
-            sigma = SigmaRunner(client, poll=poll)
-            reports = ReportRunner(client, poll=poll)
-            yield StripeSession(
-                client=client,
-                sigma=sigma,
-                reports=reports,
-                files=FileDownloader(client, attempts=self.download_attempts),
-                freshness=FreshnessProbe(sigma, reports),
-            )
+            poll=PollPolicy(
+                initial=self.poll_initial_seconds,
+                maximum=self.poll_max_seconds,
+                deadline=self.run_deadline_seconds,
+            ),
+            download_attempts=self.download_attempts,
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[StripeSession]:
+        """An open client and its runners; closed when the block ends."""
+        with open_session(self.settings()) as session:
+            yield session
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -97,9 +82,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
     __str__ = __repr__
 
-    def get(self) -> Warehouse:
-        """A loader for this warehouse (DuckDB's file directory is created on first use)."""
+    @contextmanager
+    def open(self) -> Iterator[Warehouse]:
+        """The warehouse, with one engine for the block; disposed (connections closed) at its end.
+
+        A DuckDB file's directory is created on first use.
+        """
         url = make_url(self.url)
         if url.get_backend_name() == "duckdb" and url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        return Warehouse(self.url, schema=self.schema_name)
+        with Warehouse(self.url, schema=self.schema_name) as warehouse:
+            yield warehouse

@@ -17,13 +17,20 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-FRESHNESS_COLUMN = "_data_load_time"
+from pipelines.errors import SigmaSqlError
+from pipelines.lineage import FRESHNESS_COLUMN
+
 WINDOW_PARAMETERS = frozenset({"window_start", "window_end"})
 _DIALECT = "trino"
 
-
-class SigmaSqlError(ValueError):
-    """A ``.sql`` file cannot be turned into a Sigma query; the message names the file and why."""
+__all__ = [
+    "FRESHNESS_COLUMN",
+    "WINDOW_PARAMETERS",
+    "SigmaSqlError",
+    "parse_query",
+    "render_for_window",
+    "render_latest_day",
+]
 
 
 def parse_query(sql: str, source: Path | str = "<sql>") -> exp.Expression:
@@ -80,11 +87,6 @@ def render_latest_day(sql: str, source: Path | str = "<sql>") -> str:
 
     query = parse_query(sql, source).transform(bind)
     return _with_freshness_column(query).sql(dialect=_DIALECT, comments=False, pretty=True)
-
-
-def freshness_query() -> str:
-    """The smallest query that tells how far Sigma's data is loaded."""
-    return "SELECT data_load_time"
 
 
 def _timestamp_literal(moment: datetime) -> exp.Expression:

@@ -49,10 +49,13 @@ def _run() -> int:
     # Imported here so the environment above is what the definitions see.
     import dagster as dg
 
-    from definitions import defs
+    from definitions import defs as load_defs
+
+    defs = load_defs()
     from pipelines.automation import RANGE_END_TAG, RANGE_START_TAG, Target, complete_partitions
     from pipelines.catalog import load_catalog
     from pipelines.checks import reconciliation_pairs
+    from pipelines.freshness import FreshnessProbe
     from pipelines.partitions import CONNECTED_ACCOUNTS, partition_key
     from pipelines.resources import StripeResource
 
@@ -68,9 +71,10 @@ def _run() -> int:
         accounts = sorted(a["id"] for a in session.client.list("/v1/accounts"))
         instance.add_dynamic_partitions(CONNECTED_ACCOUNTS.name or "", accounts)
         print(f"Stripe emulator at {os.environ['STRIPE_API_BASE']}; {len(accounts)} connected accounts.\n")
-        for spec in catalog.specs:
+        for spec in catalog.sources:
             asset = assets[spec.name]
-            loaded_until, label = session.freshness.loaded_until(spec)
+            fresh = FreshnessProbe(session).freshness(spec)
+            loaded_until, label = fresh.loaded_until, fresh.label
             days = complete_partitions(Target(spec, asset), loaded_until)[-DAYS:]
             print(f"  {spec.name}: {label} is {loaded_until:%Y-%m-%d %H:%MZ}")
             for account in accounts if spec.connect else [None]:
@@ -108,7 +112,7 @@ def _run() -> int:
 def _print_row_counts(defs, catalog) -> None:  # type: ignore[no-untyped-def]
     warehouse = defs.resources["warehouse"].get()
     print("\nRows per day, by table (the newest 7 complete days):")
-    for spec in catalog.specs:
+    for spec in catalog.sources:
         counts = warehouse.row_counts(spec.table)
         days = sorted(counts)[-DAYS:]
         cells = "  ".join(f"{day[5:]}:{counts[day]:>5}" for day in days)

@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from pipelines.resources import WarehouseResource
+from pipelines.warehouse import Warehouse
 from stripe_emulator import EmulatorConfig
 
 API_KEY = "sk_test_51PipelineTestKey0000000000000000abcd"
@@ -24,3 +26,8 @@ EMULATOR_CONFIG = EmulatorConfig(
 )
 
 FAST_RETRIES = dg.RetryPolicy(max_retries=2, delay=0.1)
+
+
+def open_warehouse(resource: WarehouseResource) -> Warehouse:
+    """The warehouse a resource points at, for a test to read back (tests dispose of nothing)."""
+    return Warehouse(resource.url, schema=resource.schema_name)

@@ -29,12 +29,14 @@ def test_workspace_validates_with_dagsters_own_command() -> None:
 
 
 def test_every_catalogue_entry_is_an_asset_with_pool_retries_partitions_and_checks() -> None:
-    from definitions import defs
+    from definitions import defs as load_defs
+
+    defs = load_defs()
 
     catalog = load_catalog()
     assets = {a.key: a for a in defs.assets}  # type: ignore[union-attr]
-    assert len(assets) == len(catalog.specs)
-    for spec in catalog.specs:
+    assert len(assets) == len(catalog.sources)
+    for spec in catalog.sources:
         asset = assets[dg.AssetKey(["stripe", spec.name])]
         assert asset.op.pool == STRIPE_POOL
         assert asset.op.retry_policy is not None
@@ -46,14 +48,18 @@ def test_every_catalogue_entry_is_an_asset_with_pool_retries_partitions_and_chec
 
 
 def test_the_api_key_is_an_env_var_not_a_value() -> None:
-    from definitions import defs
+    from definitions import defs as load_defs
+
+    defs = load_defs()
 
     stripe = defs.resources["stripe"]
     assert isinstance(stripe.api_key, dg.EnvVar) and stripe.api_key == "STRIPE_API_KEY"
 
 
 def test_sensors_and_schedules_cover_every_asset(instance: dg.DagsterInstance) -> None:
-    from definitions import defs
+    from definitions import defs as load_defs
+
+    defs = load_defs()
 
     covered = set()
     for sensor in defs.sensors or []:

@@ -13,6 +13,7 @@ from pipelines.stripe.reporting import ReportRunner, ReportType
 from pipelines.stripe.retries import Backoff
 from pipelines.stripe.runs import FinishedRun
 from pipelines.stripe.saved_queries import Change, SavedQueries, SavedQuery
+from pipelines.stripe.session import StripeSession, StripeSettings, open_session
 from pipelines.stripe.sigma import SigmaRunner
 
 __all__ = [
@@ -29,5 +30,8 @@ __all__ = [
     "SavedQuery",
     "SigmaRunner",
     "StripeClient",
+    "StripeSession",
+    "StripeSettings",
     "SystemClock",
+    "open_session",
 ]

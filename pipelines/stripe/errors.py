@@ -5,6 +5,22 @@ so that a reader who knows Stripe knows what each one means. Every error carries
 (``message``, ``code``, ``type``, ``param``) and the ``Request-Id`` Stripe support asks for; ``str()``
 puts them on one line so a failed Dagster run shows the cause without opening logs. No error ever
 holds the API key: the client redacts it from anything a server echoes back before raising.
+
+Each error says whether trying again can succeed (``retryable``), the way stripe-python's errors
+carry ``should_retry``; the client has already retried transient statuses by the time one is raised,
+so ``retryable`` is advice for the orchestrator (retry the step later), not for the client::
+
+    StripeError
+    ├── APIError                a 5xx or a response that is not Stripe-shaped       retryable
+    ├── APIConnectionError      Stripe unreachable or silent                         retryable
+    ├── RateLimitError          429 after backing off                                retryable
+    ├── AuthenticationError     401: the key                                         never
+    ├── PermissionDeniedError   403: the key lacks a permission                      never
+    ├── InvalidRequestError     400/404: the request itself                          never
+    ├── IdempotencyError        a key reused with other parameters                   never
+    ├── RunFailedError          a run ended failed: the runner decides per kind      per run
+    ├── RunDeadlineExceeded     still running at the deadline; a new run starts over never
+    └── DownloadError           the file never arrived whole                         retryable
 """
 
 from __future__ import annotations
@@ -26,6 +42,8 @@ class StripeError(Exception):
     ``message`` is Stripe's own wording when Stripe sent one; ``http_status`` and ``request_id``
     are ``None`` when no response was received.
     """
+
+    retryable: bool = True
 
     def __init__(
         self,
@@ -83,17 +101,25 @@ class APIConnectionError(StripeError):
 class AuthenticationError(StripeError):
     """HTTP 401: the API key is missing, malformed, revoked or unknown to Stripe."""
 
+    retryable = False
+
 
 class PermissionDeniedError(StripeError):
     """HTTP 403: the key is valid but may not call this endpoint (a restricted key lacking a permission)."""
+
+    retryable = False
 
 
 class InvalidRequestError(StripeError):
     """HTTP 400/404: the request itself is wrong (bad parameter, unknown object); retrying cannot help."""
 
+    retryable = False
+
 
 class IdempotencyError(StripeError):
     """An Idempotency-Key was reused with different parameters (Stripe's ``idempotency_error``)."""
+
+    retryable = False
 
 
 class RateLimitError(StripeError):
@@ -115,18 +141,26 @@ class RunFailedError(StripeError):
         run_id: str,
         status: str,
         request_id: str | None = None,
+        retryable: bool = True,
     ) -> None:
         super().__init__(message, request_id=request_id)
         self.run_kind = run_kind
         self.run_id = run_id
         self.status = status
+        self.retryable = retryable
 
     def _headline(self) -> str:
         return f"{self.run_kind} {self.run_id} ended with status {self.status!r}: {self.message}"
 
 
 class RunDeadlineExceeded(StripeError):
-    """A run was still in progress when the poll deadline passed; it may yet finish at Stripe."""
+    """A run was still in progress when the poll deadline passed; it may yet finish at Stripe.
+
+    Not retried by the orchestrator: the step has already waited its whole deadline, and the next
+    run of the partition starts a new Stripe job for the same window.
+    """
+
+    retryable = False
 
     def __init__(self, *, run_kind: str, run_id: str, status: str, waited: float) -> None:
         super().__init__(
@@ -142,8 +176,16 @@ class RunDeadlineExceeded(StripeError):
 class DownloadError(StripeError):
     """A file could not be downloaded completely; nothing was written at the destination."""
 
-    def __init__(self, message: str, *, file_id: str, attempts: int, expected_size: int | None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        file_id: str,
+        attempts: int,
+        expected_size: int | None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, http_status=http_status)
         self.file_id = file_id
         self.attempts = attempts
         self.expected_size = expected_size

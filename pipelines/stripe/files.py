@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from pipelines.stripe.client import StripeClient
-from pipelines.stripe.errors import DownloadError
+from pipelines.stripe.errors import DownloadError, InvalidRequestError
 from pipelines.stripe.retries import RETRYABLE_TRANSPORT_ERRORS, Backoff
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,23 @@ class FileDownloader:
         ``dest`` is then left as it was.
         """
         dest = Path(dest)
+        try:
+            return self._download(file_id, dest, stripe_account)
+        except InvalidRequestError as error:
+            if error.http_status != 404:
+                raise
+            # A result file that is gone (its link expired, or Stripe dropped it) is not a mistake in
+            # the request: a later attempt runs the job again and gets a new file.
+            raise DownloadError(
+                f"file {file_id} is no longer available at Stripe (HTTP 404: {error.message}); "
+                "a new run of the Stripe job produces a new one",
+                file_id=file_id,
+                attempts=1,
+                expected_size=None,
+                http_status=404,
+            ) from None
+
+    def _download(self, file_id: str, dest: Path, stripe_account: str | None) -> DownloadedFile:
         meta = self._client.request(
             "GET", f"/v1/files/{quote(file_id, safe='')}", stripe_account=stripe_account
         )

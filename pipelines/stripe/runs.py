@@ -46,6 +46,9 @@ class RunKind:
     path: str
     succeeded: frozenset[str]
     failed: frozenset[str]
+    #: Whether a failed run is worth running again (a report run failing is rare at Stripe and
+    #: transient; a Sigma run fails on its SQL, which a retry cannot fix).
+    failure_retryable: bool = True
 
     def run_path(self, run_id: str) -> str:
         """The path of one run of this kind."""
@@ -93,7 +96,11 @@ def create_and_wait(
         raise RunDeadlineExceeded(run_kind=kind.label, run_id=run_id, status=status, waited=polled.waited)
     if status in kind.failed:
         raise RunFailedError(
-            _failure_message(run.get("error")), run_kind=kind.label, run_id=run_id, status=status
+            _failure_message(run.get("error")),
+            run_kind=kind.label,
+            run_id=run_id,
+            status=status,
+            retryable=kind.failure_retryable,
         )
     return run
 

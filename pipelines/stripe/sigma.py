@@ -29,6 +29,7 @@ QUERY_RUNS = RunKind(
     path="/v1/sigma/query_runs",
     succeeded=frozenset({"succeeded", "completed"}),
     failed=frozenset({"failed", "canceled", "timed_out"}),
+    failure_retryable=False,
 )
 
 logger = logging.getLogger(__name__)

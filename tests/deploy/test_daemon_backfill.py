@@ -29,8 +29,10 @@ from pipeline_settings import API_KEY, DATA_LOAD_TIME
 from postgres_server import fresh_database
 from project_services import Services, dagster_env, wait_until
 
-from pipelines.assets import asset_key, build_assets
-from pipelines.catalog import ReportSpec, load_catalog
+from pipelines.assets import build_assets
+from pipelines.catalog import load_catalog
+from pipelines.sources import ReportSource
+from pipelines.translator import asset_key
 from pipelines.warehouse import Warehouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -62,7 +64,7 @@ def test_a_60_day_backfill_lands_every_day_once_within_the_queue_and_pool_limits
     tmp_path: Path, postgres_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     catalog = load_catalog()
-    specs = [spec for spec in catalog.specs if not spec.connect and spec.splittable]
+    specs = [spec for spec in catalog.sources if not spec.connect and spec.splittable]
     assets = {a.key: a for a in build_assets(catalog)}
     days = _last_complete_days([assets[asset_key(spec)] for spec in specs], DAYS)
 
@@ -148,7 +150,7 @@ def test_a_60_day_backfill_lands_every_day_once_within_the_queue_and_pool_limits
                     stored = warehouse.row_counts(spec.table)
                     assert {d: stored.get(d, 0) for d in days} == reported, spec.name
                     assert set(stored) == set(days), spec.name
-                    if isinstance(spec, ReportSpec) and spec.unique_column:
+                    if isinstance(spec, ReportSource) and spec.unique_column:
                         assert _repeated_within_a_day(warehouse, spec.table, spec.unique_column) == 0
             finally:
                 warehouse.engine.dispose()

@@ -8,9 +8,9 @@ import dagster as dg
 import pytest
 from dagster_runs import Materialize
 
-from pipelines.assets import asset_key
 from pipelines.automation import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.catalog import Catalog
+from pipelines.translator import asset_key
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
+from pipeline_settings import open_warehouse
 
 from pipelines.resources import WarehouseResource
 
@@ -31,7 +32,7 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> str:
 
 def rows(warehouse: WarehouseResource, table: str, order_by: str = "") -> list[tuple[Any, ...]]:
     """All rows of a landed table without the load-time lineage columns, sorted."""
-    wh = warehouse.get()
+    wh = open_warehouse(warehouse)
     columns = [
         c.name for c in wh.table_columns(table) or [] if c.name not in ("_loaded_at", "_stripe_run_id")
     ]
@@ -43,4 +44,4 @@ def rows(warehouse: WarehouseResource, table: str, order_by: str = "") -> list[t
 
 
 def count_by_partition(warehouse: WarehouseResource, table: str) -> dict[str, int]:
-    return warehouse.get().row_counts(table)
+    return open_warehouse(warehouse).row_counts(table)

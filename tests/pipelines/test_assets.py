@@ -10,10 +10,9 @@ import dagster as dg
 import httpx
 import pytest
 from dagster_runs import Materialize, count_by_partition, failure_messages, rows
-from pipeline_settings import API_KEY, DATA_LOAD_TIME, FAST_RETRIES
+from pipeline_settings import API_KEY, DATA_LOAD_TIME, FAST_RETRIES, open_warehouse
 
 from pipelines.catalog import load_catalog
-from pipelines.landing import report_parameters
 from pipelines.partitions import partitions_for, resolve
 from pipelines.project import build_definitions
 from pipelines.resources import StripeResource, WarehouseResource
@@ -64,7 +63,9 @@ def test_a_sigma_query_lands_its_day_with_freshness_and_run_metadata(
         count_file,
     )
     expected = int(count_file.read_text().splitlines()[1])
-    columns = [c.name for c in warehouse.get().table_columns("sigma_daily_activity_by_category") or []]
+    columns = [
+        c.name for c in open_warehouse(warehouse).table_columns("sigma_daily_activity_by_category") or []
+    ]
     transactions = [r[columns.index("transactions")] for r in loaded] if "transactions" in columns else []
     assert sum(transactions) == expected
 
@@ -91,11 +92,11 @@ def test_report_assets_land_stripes_rows_with_typed_columns(
     spec = catalog.get(name)
     [window] = resolve(partitions_for(spec), [DAY])
     expected = _engine_rows(
-        emulator, tmp_path, report_type, report_parameters(spec, window.start, window.end, None)
+        emulator, tmp_path, report_type, spec.parameters_for(window.start, window.end, None)
     )
     assert count_by_partition(warehouse, spec.table) == {DAY: len(expected)}
     assert len(expected) > 0
-    types = {c.name: c.type for c in warehouse.get().table_columns(spec.table) or []}
+    types = {c.name: c.type for c in open_warehouse(warehouse).table_columns(spec.table) or []}
     assert types["net"] == "money" and types["created_utc"] == "timestamp"
     assert types["balance_transaction_id"] == "text"
     ids = {r[0] for r in rows(warehouse, spec.table)} | {r[3] for r in rows(warehouse, spec.table)}
@@ -246,7 +247,7 @@ def test_a_dst_day_in_new_york_is_25_hours_of_stripe_data(
     assert count_by_partition(warehouse, "balance_change_from_activity_new_york") == {
         "2026-11-01": len(in_window)
     }
-    wh = warehouse.get()
+    wh = open_warehouse(warehouse)
     local_days = {r[2].date().isoformat() for r in rows(warehouse, "balance_change_from_activity_new_york")}
     assert [c.name for c in wh.table_columns("balance_change_from_activity_new_york") or []][2] == "created"
     assert local_days == {"2026-11-01"}
@@ -275,13 +276,13 @@ def test_connect_assets_fan_out_per_connected_account(
 
     spec = catalog.get(name)
     [window] = resolve(partitions_for(spec), [f"{accounts[0]}|{DAY}"])
-    wh = warehouse.get()
+    wh = open_warehouse(warehouse)
     for account in accounts:
         expected = _engine_rows(
             emulator,
             tmp_path,
             spec.report_type,
-            report_parameters(spec, window.start, window.end, account),
+            spec.parameters_for(window.start, window.end, account),
         )
         assert wh.row_counts(spec.table, where={"_account": account}) == {DAY: len(expected)}
     other_before = wh.row_counts(spec.table, where={"_account": accounts[1]})
@@ -290,7 +291,7 @@ def test_connect_assets_fan_out_per_connected_account(
 
 
 def test_every_asset_of_the_project_materializes_a_day(materialize: Materialize, catalog, defs) -> None:
-    for spec in catalog.specs:
+    for spec in catalog.sources:
         if spec.connect:
             continue
         result = materialize(spec.name, DAY)

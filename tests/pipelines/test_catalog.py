@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.catalog import CatalogError, ReportSpec, load_catalog
+from pipelines.catalog import CatalogError, load_catalog
+from pipelines.sources import ReportSource
 
 
 def _catalog(tmp_path: Path, reports: str = "reports: []\n", **sql_files: str):
@@ -28,13 +29,13 @@ def test_the_project_catalogue_loads_and_covers_every_report_type_users_rely_on(
         "ending_balance_reconciliation.itemized.4",
     } <= report_types
     assert len(catalog.queries) >= 3
-    assert all(q.partition_column for q in catalog.queries)
+    assert all(q.split_column for q in catalog.queries)
 
 
 def test_a_known_report_needs_one_line(tmp_path: Path) -> None:
     catalog = _catalog(tmp_path, "reports:\n  - report_type: payouts.itemized.3\n")
     [spec] = catalog.reports
-    assert isinstance(spec, ReportSpec)
+    assert isinstance(spec, ReportSource)
     assert spec.name == spec.table == "payouts_itemized_3"
     assert spec.split_column == "effective_at_utc"
     assert ("gross", "money") in {(c.name, c.type) for c in spec.columns}
@@ -103,7 +104,7 @@ def test_a_sql_file_is_an_asset_and_its_header_configures_it(tmp_path: Path) -> 
         "where created >= :window_start and created < :window_end group by 1\n",
     )
     [query] = catalog.queries
-    assert (query.name, query.table, query.partition_column, query.description) == (
+    assert (query.name, query.table, query.split_column, query.description) == (
         "daily_fees",
         "fees",
         "day",

@@ -7,6 +7,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from dagster_runs import Materialize, failure_messages
+from pipeline_settings import open_warehouse
 
 from pipelines.resources import WarehouseResource
 
@@ -53,7 +54,7 @@ def test_expected_columns_fails_when_the_table_type_was_changed(
     materialize: Materialize, warehouse: WarehouseResource
 ) -> None:
     assert materialize(BCFA, DAYS[0]).success
-    wh = warehouse.get()
+    wh = open_warehouse(warehouse)
     with wh.engine.begin() as connection:
         connection.execute(sa.text(f'ALTER TABLE {wh.qualified(BCFA)} ALTER COLUMN "net" TYPE TEXT'))
 
@@ -104,7 +105,7 @@ def test_reconciliation_fails_on_a_tampered_amount(
 ) -> None:
     assert materialize(BCFA, DAYS).success
     assert materialize(SUMMARY, DAYS).success
-    wh = warehouse.get()
+    wh = open_warehouse(warehouse)
     with wh.engine.begin() as connection:
         [(transaction, currency)] = connection.execute(
             sa.text(

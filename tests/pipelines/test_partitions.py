@@ -4,20 +4,22 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from pipelines.catalog import Defaults, SigmaQuerySpec
-from pipelines.partitions import chunks, partition_key, partitions_for, resolve
+from pipelines.catalog import Defaults
+from pipelines.partition_windows import chunks
+from pipelines.partitions import partition_key, partitions_for, resolve
+from pipelines.sources import SigmaSource
 
 
-def _spec(timezone: str = "UTC", connect: str | None = None) -> SigmaQuerySpec:
+def _spec(timezone: str = "UTC", connect: str | None = None) -> SigmaSource:
     from pathlib import Path
 
-    return SigmaQuerySpec(
+    return SigmaSource(
         name="q",
         path=Path("q.sql"),
         sql="select 1",
         table="q",
         description="",
-        partition_column="day",
+        split_column="day",
         timezone=timezone,
         start_date=date(2026, 1, 1),
         max_days_per_run=Defaults().max_days_per_run,

@@ -21,10 +21,11 @@ from dagster_ui import (
 from pipeline_settings import DATA_LOAD_TIME
 from playwright.sync_api import Page, expect
 
-from pipelines.assets import GROUPS, asset_key
-from pipelines.catalog import Spec, load_catalog
+from pipelines.catalog import load_catalog
 from pipelines.checks import check_specs_for
 from pipelines.partitions import partitions_for
+from pipelines.sources import ReportSource, SigmaSource, Source
+from pipelines.translator import asset_key
 from pipelines.warehouse import Warehouse
 
 pytestmark = pytest.mark.browser
@@ -93,13 +94,13 @@ def test_a_partition_launched_from_the_ui_lands_with_its_checks_and_row_count(
 def test_the_asset_graph_shows_every_asset_in_its_group(dev_server: DevServer, page: Page) -> None:
     catalog = load_catalog()
     page.goto(f"{dev_server.url}/asset-groups")
-    for group in sorted(set(GROUPS.values())):
+    for group in sorted({ReportSource.default_group, SigmaSource.default_group}):
         expect(page.locator(f'[data-tooltip="{group}"]')).to_be_visible()
     expand_all_groups(page)
     # Tall enough for both expanded groups at full detail; the graph is laid out anew on reload.
     page.set_viewport_size({"width": 1400, "height": 2700})
     page.reload()
-    for spec in catalog.specs:
+    for spec in catalog.sources:
         expect(page.locator(f'[data-tooltip="{spec.name}"]')).to_be_visible()
     # Each node fills in its latest event, checks and partitions after the graph is drawn.
     expect(page.get_by_text(re.compile(r"^Loading"))).to_have_count(0, timeout=30_000)
@@ -109,7 +110,9 @@ def test_the_asset_graph_shows_every_asset_in_its_group(dev_server: DevServer, p
 def test_sensors_and_schedules_are_listed_and_a_skipped_tick_says_why(
     dev_server: DevServer, page: Page
 ) -> None:
-    from definitions import defs
+    from definitions import defs as load_defs
+
+    defs = load_defs()
 
     page.goto(f"{dev_server.url}/automation")
     names = [s.name for s in defs.sensors or []] + [s.name for s in defs.schedules or []]
@@ -128,7 +131,7 @@ def test_sensors_and_schedules_are_listed_and_a_skipped_tick_says_why(
     page.screenshot(path=SCREENSHOTS / "schedule-skip-reason.png")
 
 
-def _warehouse_rows(dev_server: DevServer, spec: Spec, day: str) -> int:
+def _warehouse_rows(dev_server: DevServer, spec: Source, day: str) -> int:
     warehouse = Warehouse(dev_server.warehouse_url)
     try:
         return warehouse.row_counts(spec.table)[day]

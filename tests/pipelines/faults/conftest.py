@@ -14,13 +14,13 @@ import httpx
 import pytest
 from dagster._serdes import serialize_value
 from dagster_runs import failure_messages
-from pipeline_settings import API_KEY, FAST_RETRIES
+from pipeline_settings import API_KEY, FAST_RETRIES, open_warehouse
 
-from pipelines.assets import asset_key
 from pipelines.automation import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.catalog import Catalog, load_catalog
 from pipelines.project import build_definitions
 from pipelines.resources import StripeResource, WarehouseResource
+from pipelines.translator import asset_key
 from pipelines.warehouse import Warehouse
 from stripe_emulator.server import EmulatorServer
 
@@ -179,7 +179,7 @@ class Harness:
         return read_table(self.wh(), table, drop=())
 
     def wh(self) -> Warehouse:
-        return self.warehouse.get()
+        return open_warehouse(self.warehouse)
 
     def reset(self) -> None:
         self.control.post("/reset").raise_for_status()

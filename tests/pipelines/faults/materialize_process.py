@@ -20,10 +20,10 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from pipelines.assets import asset_key
 from pipelines.catalog import load_catalog
 from pipelines.project import build_definitions
 from pipelines.resources import StripeResource, WarehouseResource
+from pipelines.translator import asset_key
 
 
 def hold_before_warehouse_commits() -> None:

@@ -56,7 +56,7 @@ def test_a_key_with_the_minimum_permissions_runs_every_asset_of_the_catalogue(ha
     harness.register_key(KEY, sorted(MINIMUM))
     accounts = _connected_accounts(harness)
 
-    for spec in harness.catalog.specs:
+    for spec in harness.catalog.sources:
         partitions = [partition_key(a, NEWEST_DAY) for a in accounts] if spec.connect else [NEWEST_DAY]
         for partition in partitions:
             attempt = harness.run(spec.name, partition, api_key=KEY)

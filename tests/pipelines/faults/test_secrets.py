@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
-from pipeline_settings import API_KEY
+from pipeline_settings import API_KEY, open_warehouse
 
 from pipelines.catalog import load_catalog
 from pipelines.partitions import partition_key
@@ -131,7 +131,7 @@ def test_resources_and_clients_print_without_the_key(
     monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
     stripe = StripeResource(api_key=key, api_base=emulator.url, files_base=emulator.url)
     warehouse = WarehouseResource(url=f"postgresql+psycopg://pipelines:{PASSWORD}@db.internal/warehouse")
-    texts = [repr(stripe), str(stripe), repr(warehouse), str(warehouse), repr(warehouse.get())]
+    texts = [repr(stripe), str(stripe), repr(warehouse), str(warehouse), repr(open_warehouse(warehouse))]
     resolved = stripe.process_config_and_initialize()
     with resolved.session() as session:
         texts += [repr(resolved), repr(session), repr(session.client), str(vars(session.client))]
