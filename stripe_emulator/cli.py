@@ -8,21 +8,21 @@ import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
 from stripe_emulator.config import EmulatorConfig
 from stripe_emulator.faults import FaultInjector, FaultSpecError, parse_spec
 from stripe_emulator.server import EmulatorServer
+from stripe_emulator.timestamps import parse_iso
 
 
 def _timestamp(value: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO timestamp: {value!r}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _fault(value: str) -> str:

@@ -21,6 +21,7 @@ from stripe_emulator import datagen, reports, sigma
 from stripe_emulator.config import EmulatorConfig
 from stripe_emulator.reports import ReportParameterError, ReportType, UnknownReportType
 from stripe_emulator.sigma import SigmaSqlError
+from stripe_emulator.timestamps import unix
 
 __all__ = [
     "Engine",
@@ -177,7 +178,7 @@ class Engine:
         """Every daily scheduled Sigma query run that has happened by now, newest first (no ``file``).
 
         Each snapshot is a midnight UTC; produce a run's file with
-        ``run_sigma(run["sql"], path, data_load_time=datetime.fromtimestamp(run["data_load_time"], UTC))``.
+        ``run_sigma(run["sql"], path, data_load_time=timestamps.from_unix(run["data_load_time"]))``.
         """
         now = self._data_load_time
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -187,7 +188,7 @@ class Engine:
             created = snapshot + timedelta(hours=_SCHEDULED_RUN_HOUR)
             if created > now or snapshot < self.data_start:
                 continue
-            day = int(snapshot.timestamp()) // 86_400
+            day = unix(snapshot) // 86_400
             for position, (title, sql) in enumerate(_SCHEDULED_QUERIES):
                 number = datagen.entity_number(
                     self.config.seed, datagen.KIND_SCHEDULED_RUN, (day << 8) | position
@@ -196,14 +197,12 @@ class Engine:
                     {
                         "id": datagen.stripe_id("sqr_", number),
                         "object": "scheduled_query_run",
-                        "created": int(created.timestamp()),
-                        "data_load_time": int(snapshot.timestamp()),
+                        "created": unix(created),
+                        "data_load_time": unix(snapshot),
                         "error": None,
                         "file": None,
                         "livemode": False,
-                        "result_available_until": int(
-                            (created + timedelta(days=_SCHEDULED_RESULT_DAYS)).timestamp()
-                        ),
+                        "result_available_until": unix(created + timedelta(days=_SCHEDULED_RESULT_DAYS)),
                         "sql": sql,
                         "status": "completed",
                         "title": title,

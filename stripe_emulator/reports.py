@@ -15,7 +15,7 @@ import re
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from stripe_emulator.datagen import RAW_SCHEMA
+from stripe_emulator.timestamps import from_unix, naive_utc, unix
 
 __all__ = [
     "REPORT_TYPES",
@@ -288,12 +289,12 @@ def validate(
             "report_type",
         )
 
-    available_start = int(data_available_start.timestamp())
-    available_end = int(data_available_end.timestamp())
-    end = _unix(parameters, "interval_end")
+    available_start = unix(data_available_start)
+    available_end = unix(data_available_end)
+    end = _integer(parameters, "interval_end")
     start: int | None = None
     if "interval_start" in spec.required:
-        start = _unix(parameters, "interval_start")
+        start = _integer(parameters, "interval_start")
         if start < available_start:
             raise ReportParameterError(
                 "parameters[interval_start] must be at least data_available_start "
@@ -369,8 +370,8 @@ def validate(
 
     return ReportRequest(
         spec=spec,
-        interval_start=_moment(start) if start is not None else None,
-        interval_end=_moment(end),
+        interval_start=from_unix(start) if start is not None else None,
+        interval_end=from_unix(end),
         timezone=timezone,
         currency=currency,
         reporting_category=category,
@@ -380,7 +381,7 @@ def validate(
     )
 
 
-def _unix(parameters: Mapping[str, Any], name: str) -> int:
+def _integer(parameters: Mapping[str, Any], name: str) -> int:
     value = parameters.get(name)
     if isinstance(value, bool):
         raise ReportParameterError(f"Invalid integer: {value}", f"parameters[{name}]")
@@ -425,10 +426,6 @@ def _columns(spec: ReportTypeSpec, value: Any) -> tuple[str, ...]:
 @cache
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) | {"UTC", "Etc/UTC"}
-
-
-def _moment(unix: int) -> datetime:
-    return datetime.fromtimestamp(unix, UTC)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -491,11 +488,11 @@ def run_report(
     """Compute a validated run into ``out_path`` (CSV with a header); returns (rows, columns)."""
     params: dict[str, Any] = {
         "accounts": list(request.accounts),
-        "end": _naive(request.interval_end),
+        "end": naive_utc(request.interval_end, "interval_end"),
         "path": str(out_path),
     }
     if request.interval_start is not None:
-        params["start"] = _naive(request.interval_start)
+        params["start"] = naive_utc(request.interval_start, "interval_start")
     filters = ["list_contains($accounts, l.account)"]
     if request.currency is not None:
         filters.append("l.currency = $currency")
@@ -515,7 +512,7 @@ def run_report(
             if "tz" in uses:
                 params["tz"] = request.timezone
             if "dlt" in uses:
-                params["dlt"] = _naive(data_load_time)
+                params["dlt"] = naive_utc(data_load_time)
     cursor.execute("SET TimeZone = 'UTC'")
     written = cursor.execute(f"COPY ({sql}) TO $path (FORMAT csv, HEADER)", params).fetchone()
     return int(written[0]) if written else 0, list(request.columns)
@@ -669,7 +666,3 @@ def _balance_summary_sql(request: ReportRequest, filters: list[str]) -> str:
         f"FROM {_LEDGER} AS l WHERE {' AND '.join(filters)} AND l.created < $end GROUP BY ALL) "
         f"SELECT {body} FROM ({union}) ORDER BY {'connected_account, ' if by_account else ''}currency, line"
     )
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import difflib
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -24,6 +24,7 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, UnsupportedErr
 from sqlglot.optimizer.scope import traverse_scope
 
 from stripe_emulator.datagen import RAW_SCHEMA
+from stripe_emulator.timestamps import naive_utc
 
 __all__ = ["SIGMA_TABLES", "SigmaSqlError", "install_views", "run_query", "translate"]
 
@@ -191,7 +192,7 @@ def run_query(
     cursor.execute("SET integer_division = true")
     cursor.execute("SET TimeZone = 'UTC'")
     cursor.execute(
-        "SET VARIABLE sigma_data_load_time = CAST($t AS TIMESTAMP)", {"t": _naive_utc(data_load_time)}
+        "SET VARIABLE sigma_data_load_time = CAST($t AS TIMESTAMP)", {"t": naive_utc(data_load_time)}
     )
     cursor.execute("SET VARIABLE sigma_account = $a", {"a": account})
     try:
@@ -284,7 +285,7 @@ def _bind_data_load_time(query: exp.Query, moment: datetime) -> exp.Query:
     A column of that name coming from a CTE or subquery keeps its meaning, and so does an
     ORDER BY/GROUP BY that refers to a select alias named ``data_load_time``.
     """
-    text = _naive_utc(moment).isoformat(sep=" ")
+    text = naive_utc(moment).isoformat(sep=" ")
     literal = exp.cast(exp.Literal.string(text), exp.DataType.build("timestamp"))
 
     def is_bare(column: exp.Expression) -> bool:
@@ -383,12 +384,6 @@ def _name_columns(query: exp.Query) -> None:
 
 # ----------------------------------------------------------------------------------------------
 # Messages
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("data_load_time must be timezone-aware")
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _clean_sqlglot(message: str) -> str:

@@ -12,6 +12,7 @@ from stripe_emulator.datagen.codes import K_ACCOUNT
 from stripe_emulator.datagen.ids import stripe_id
 from stripe_emulator.datagen.randomness import Draws
 from stripe_emulator.datagen.reference import CONNECTED_TEMPLATES, HISTORY_DAYS, PLATFORM_TIMEZONE
+from stripe_emulator.timestamps import unix
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Account:
             "capabilities": {"card_payments": "active", "transfers": "active"},
             "charges_enabled": True,
             "country": self.country,
-            "created": int(self.created.timestamp()),
+            "created": unix(self.created),
             "default_currency": self.default_currency,
             "details_submitted": True,
             "email": self.email,

@@ -71,6 +71,7 @@ def report_interval(control: httpx.Client) -> Callable[..., dict[str, str]]:
 
 # -- Engine ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def engine() -> Engine:
     """One engine for the tests that only read (they never move its clock)."""

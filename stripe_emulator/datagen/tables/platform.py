@@ -13,6 +13,7 @@ from stripe_emulator.datagen.codes import K_PRICE, K_PRODUCT, price_payload
 from stripe_emulator.datagen.currencies import CURRENCIES, SETTLEMENT_CURRENCIES
 from stripe_emulator.datagen.reference import DAY, PRODUCT_NAMES, PRODUCTS, unit_amounts
 from stripe_emulator.datagen.tables.writer import TableWriter, categorical, timestamps
+from stripe_emulator.timestamps import unix
 
 
 def write_accounts(out: TableWriter, biz: Business) -> None:
@@ -23,7 +24,7 @@ def write_accounts(out: TableWriter, biz: Business) -> None:
             "id": pd.Series([a.id for a in connected], dtype=object),
             "business_name": pd.Series([a.name for a in connected], dtype=object),
             "country": pd.Series([a.country for a in connected], dtype=object),
-            "created": timestamps(np.array([int(a.created.timestamp()) for a in connected], dtype=np.int64)),
+            "created": timestamps(np.array([unix(a.created) for a in connected], dtype=np.int64)),
             "default_currency": pd.Series([a.default_currency for a in connected], dtype=object),
             "email": pd.Series([a.email for a in connected], dtype=object),
             "type": pd.Series([a.type for a in connected], dtype=object),
@@ -46,7 +47,7 @@ def write_accounts(out: TableWriter, biz: Business) -> None:
 def write_catalog(out: TableWriter, biz: Business) -> None:
     """``products`` and ``prices``: every product, monthly and yearly in every settlement currency."""
     draws = biz.draws
-    created = int((biz.platform.created + timedelta(days=1)).timestamp())
+    created = unix(biz.platform.created + timedelta(days=1))
     n = len(PRODUCTS)
     products = pd.DataFrame(
         {
