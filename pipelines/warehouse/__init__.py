@@ -4,8 +4,11 @@ in one transaction, through the database's native bulk path where there is one.
     wh = Warehouse("duckdb:///data/warehouse.duckdb", schema="stripe")
     spec = LoadSpec(table="payouts", columns=[...], windows=[...], split_column="effective_at_utc")
     result = wh.replace_windows(path, spec)
+
+Every CSV file of the project is read here: ``read_header`` and ``CsvFile``.
 """
 
+from pipelines.warehouse.csv_file import CsvFile, read_header
 from pipelines.warehouse.errors import (
     DuplicateRowsError,
     IdentifierError,
@@ -20,6 +23,7 @@ from pipelines.warehouse.warehouse import Warehouse
 
 __all__ = [
     "Column",
+    "CsvFile",
     "DuplicateRowsError",
     "IdentifierError",
     "LoadResult",
@@ -31,4 +35,5 @@ __all__ = [
     "WarehouseBusyError",
     "WarehouseError",
     "Window",
+    "read_header",
 ]

@@ -1,7 +1,9 @@
 """Reading a CSV file as a stream of records, with the physical line each one starts on.
 
-The portable load path parses files here, and the native paths come here to explain a file their
-database rejected: the same rules and the same wording (file, line, reason) on every database.
+The project's one CSV reader: a file's header (:func:`read_header`, a byte-order mark stripped),
+a field of its first record (:meth:`CsvFile.first_value`) and its typed rows. The portable load
+path parses files here, and the native paths come here to explain a file their database rejected:
+the same rules and the same wording (file, line, reason) on every database.
 """
 
 from __future__ import annotations
@@ -17,74 +19,64 @@ from pipelines.warehouse.identifiers import check_identifier
 Parser = Callable[[str], Any]
 
 
+def read_header(path: Path | str) -> tuple[str, ...]:
+    """The column names of a CSV file, in file order: its first record, a UTF-8 byte-order mark stripped.
+
+    The one header reader of the project: every name must be a plain identifier (IdentifierError
+    otherwise) and appear once, and an empty file has no header (MalformedFileError).
+    """
+    path = Path(path)
+    for _, record in _records(path):
+        header = tuple(record)
+        break
+    else:
+        raise MalformedFileError(path, 1, "the file is empty; a header row naming the columns is expected")
+    for name in header:
+        check_identifier(name, f"column name in the header of {path.name}")
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise MalformedFileError(path, 1, f"column {name} appears twice in the header")
+        seen.add(name)
+    return header
+
+
 class CsvFile:
-    """A UTF-8 CSV file (RFC 4180 quoting) whose first row names the columns.
+    """A UTF-8 CSV file (RFC 4180 quoting) whose first row names the columns (see :func:`read_header`).
 
     Empty fields are NULL. Blank lines are skipped, as DuckDB does.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.size = self.path.stat().st_size
-        self.header = self._read_header()
-
-    def _lines(self) -> Iterator[tuple[int, str]]:
-        # Decoding line by line (rather than through a text wrapper) pins an encoding error to its line.
-        with self.path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
-                except UnicodeDecodeError as error:
-                    raise MalformedFileError(
-                        self.path, number, f"not valid UTF-8 (byte {raw[error.start]:#04x})"
-                    ) from None
-
-    def _records(self) -> Iterator[tuple[int, list[str]]]:
-        """Every record, header included, with the line it starts on."""
-        last_line = 0  # the last line the csv reader has consumed
-
-        def lines() -> Iterator[str]:
-            nonlocal last_line
-            for number, text in self._lines():
-                last_line = number
-                yield text
-
-        reader = csv.reader(lines(), strict=True)
-        start = 1
-        while True:
-            try:
-                record = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                raise MalformedFileError(self.path, start, _reason(error)) from None
-            yield start, record
-            start = last_line + 1
-
-    def _read_header(self) -> tuple[str, ...]:
-        for _, record in self._records():
-            header = tuple(record)
-            break
-        else:
-            raise MalformedFileError(
-                self.path, 1, "the file is empty; a header row naming the columns is expected"
-            )
-        for name in header:
-            check_identifier(name, f"column name in the header of {self.path.name}")
-        seen: set[str] = set()
-        for name in header:
-            if name in seen:
-                raise MalformedFileError(self.path, 1, f"column {name} appears twice in the header")
-            seen.add(name)
-        return header
+        self.header = read_header(self.path)
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """The data records (not the header) with the line each starts on; blank lines skipped."""
-        records = self._records()
+        records = _records(self.path)
         next(records, None)
         for line, record in records:
             if record:
                 yield line, record
+
+    def first_value(self, column: str) -> str | None:
+        """``column``'s field in the first data record, as text; None when the file has no such column,
+        no data record, or an empty field there (empty fields are NULL).
+
+        Raises MalformedFileError if that record does not have as many fields as the header.
+        """
+        if column not in self.header:
+            return None
+        for line, record in self.records():
+            if len(record) != len(self.header):
+                raise MalformedFileError(
+                    self.path,
+                    line,
+                    f"expected {len(self.header)} fields (as in the header), found {len(record)}",
+                )
+            return record[self.header.index(column)] or None
+        return None
 
     def rows(self, parsers: Sequence[Parser | None]) -> Iterator[tuple[int, list[Any]]]:
         """Typed rows: each field parsed by its column's parser (None keeps the text), empty fields NULL.
@@ -120,6 +112,41 @@ class CsvFile:
         except MalformedFileError as error:
             return error
         return None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    # Decoding line by line (rather than through a text wrapper) pins an encoding error to its line.
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise MalformedFileError(
+                    path, number, f"not valid UTF-8 (byte {raw[error.start]:#04x})"
+                ) from None
+
+
+def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Every record of the file, header included, with the line it starts on."""
+    last_line = 0  # the last line the csv reader has consumed
+
+    def lines() -> Iterator[str]:
+        nonlocal last_line
+        for number, text in _lines(path):
+            last_line = number
+            yield text
+
+    reader = csv.reader(lines(), strict=True)
+    start = 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise MalformedFileError(path, start, _reason(error)) from None
+        yield start, record
+        start = last_line + 1
 
 
 def _reason(error: csv.Error) -> str:
