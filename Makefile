@@ -22,6 +22,7 @@ demo: $(INSTALLED)
 ## The test suite (CI runs exactly this).
 test: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2
 
 ## Emulator + `dagster dev` on http://127.0.0.1:3000

@@ -17,10 +17,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pipelines.catalog import CatalogError, ReportSpec, load_catalog
-from pipelines.resources import DEFAULT_API_BASE
+from pipelines.catalog import load_catalog
+from pipelines.errors import CatalogError
 from pipelines.sigma_sql import render_latest_day
 from pipelines.stripe import SavedQueries, StripeClient
+from pipelines.stripe.client import DEFAULT_API_BASE
 from pipelines.stripe.errors import StripeError
 
 
@@ -43,11 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _catalog() -> int:
     catalog = load_catalog()
-    for spec in catalog.specs:
-        source = spec.report_type if isinstance(spec, ReportSpec) else f"sql/{spec.path.name}"
-        split = "ranged" if spec.splittable else "one run per day"
-        fan_out = ", per connected account" if spec.connect else ""
-        print(f"stripe/{spec.name:<58} {source:<44} {spec.timezone:<18} {split}{fan_out}")
+    for source in catalog.sources:
+        split = "ranged" if source.splittable else "one run per day"
+        fan_out = ", per connected account" if source.connect else ""
+        key = "/".join([*source.key_prefix, source.name])
+        print(f"{key:<65} {source.source_label:<44} {source.timezone:<18} {split}{fan_out}")
     return 0
 
 

@@ -28,6 +28,19 @@ def test_workspace_validates_with_dagsters_own_command() -> None:
     assert "Validation successful" in result.stdout + result.stderr
 
 
+def test_dg_check_defs_passes() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dg")), "check", "defs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STRIPE_API_KEY": "sk_test_validate"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
 def test_every_catalogue_entry_is_an_asset_with_pool_retries_partitions_and_checks() -> None:
     from definitions import defs as load_defs
 

@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import httpx
 
-from pipelines.stripe import forms
 from pipelines.stripe.clock import Clock, SystemClock
 from pipelines.stripe.errors import (
     APIConnectionError,
@@ -29,6 +28,7 @@ from pipelines.stripe.errors import (
     RateLimitError,
     StripeError,
 )
+from pipelines.stripe.forms import encode, flatten
 from pipelines.stripe.retries import RETRYABLE_TRANSPORT_ERRORS, Backoff, retry_after_seconds, should_retry
 
 logger = logging.getLogger(__name__)
@@ -162,11 +162,11 @@ class StripeClient:
         if data is not None and method != "POST":
             raise ValueError(f"a {method} request has no body; pass params instead of data")
         headers = self._headers(method, idempotency_key=idempotency_key, stripe_account=stripe_account)
-        content = forms.encode(data or {}) if method == "POST" else None
+        content = encode(data or {}) if method == "POST" else None
         response = self._send(
             method,
             self._url(self.api_base, path),
-            query=forms.flatten(params) if params else None,
+            query=flatten(params) if params else None,
             content=content,
             headers=headers,
             stream=False,
@@ -194,7 +194,7 @@ class StripeClient:
         response = self._send(
             "GET",
             self._url(self.files_base if base == "files" else self.api_base, path),
-            query=forms.flatten(params) if params else None,
+            query=flatten(params) if params else None,
             content=None,
             headers=headers,
             stream=True,

@@ -1,17 +1,67 @@
 """Errors the loader raises. Every one of them is raised before the transaction commits, so the
-table is exactly as it was before the load."""
+table is exactly as it was before the load.
+
+Each error says whether running the same load again can succeed (``retryable``), so a caller
+decides between "retry" and "fail once, clearly" without knowing the classes::
+
+    WarehouseError                  retryable = False: the same load fails the same way again
+    ├── IdentifierError             (also a ValueError) a name is not a plain SQL identifier
+    ├── MissingColumnsError         the file lacks a declared, split or unique column
+    ├── MalformedFileError          the file does not parse (file, line, reason)
+    ├── SchemaDriftError            the file's data does not fit an existing column
+    ├── RowsOutsideWindowsError     rows belong to none of the windows being replaced
+    ├── DuplicateRowsError          the file repeats a unique value within a window
+    └── WarehouseBusyError          retryable = True: another process held the database file
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
+
+MissingRole = Literal["declared", "split", "unique"]
 
 
 class WarehouseError(Exception):
-    """Base class of every loader error."""
+    """Base class of every loader error.
+
+    ``retryable`` is False unless a subclass says otherwise: the error comes from the file, the
+    spec or the table, so a retry of the same load cannot succeed.
+    """
+
+    retryable: bool = False
 
 
 class IdentifierError(WarehouseError, ValueError):
     """A schema, table or column name is not a plain SQL identifier."""
+
+
+class MissingColumnsError(WarehouseError):
+    """The file's header lacks columns the load needs; raised before the database is touched.
+
+    ``role`` says what the columns were needed for: ``declared`` (``LoadSpec.columns`` names them),
+    ``split`` (the split column: rows cannot be assigned to windows without it) or ``unique`` (the
+    unique column: a repeated record could not be refused). ``table`` is the schema-qualified name.
+    """
+
+    def __init__(self, path: Path, table: str, missing: Sequence[str], role: MissingRole) -> None:
+        self.path = Path(path)
+        self.table = table
+        self.missing = list(missing)
+        self.role: MissingRole = role
+        names = ", ".join(f"`{name}`" for name in self.missing)
+        if role == "declared":
+            what = f"lacks declared column(s) {names} of {table}"
+        elif role == "split":
+            what = (
+                f"lacks split column {names} of {table}, without which its rows cannot be assigned to windows"
+            )
+        else:
+            what = (
+                f"lacks unique column {names} of {table}, without which a repeated record cannot be refused"
+            )
+        super().__init__(f"{self.path.name} {what}; nothing was loaded")
 
 
 class SchemaDriftError(WarehouseError):
@@ -73,4 +123,9 @@ class DuplicateRowsError(WarehouseError):
 
 
 class WarehouseBusyError(WarehouseError):
-    """The database file stayed locked by another process for longer than the loader waits."""
+    """The database file stayed locked by another process for longer than the loader waits.
+
+    Retryable: once the other process lets go of the file, the same load can succeed.
+    """
+
+    retryable = True

@@ -1,21 +1,23 @@
-"""Everything a load decides before touching data: final column types, columns to create or add,
-the constants stored on every row, and the split rule.
+"""Everything a load decides before touching data: whether the file has the columns the load needs,
+final column types, columns to create or add, the constants stored on every row, and the split rule.
 
-Schema drift is settled here, so an incompatible file fails before any row is deleted.
+Missing columns are settled from the file alone (before the database is touched), schema drift
+against the table as it is now, so an unfit file fails before any row is deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql import quoted_name
 
 from pipelines.warehouse.csv_file import CsvFile, Parser
-from pipelines.warehouse.errors import IdentifierError, SchemaDriftError
+from pipelines.warehouse.errors import IdentifierError, MissingColumnsError, SchemaDriftError
 from pipelines.warehouse.identifiers import (
     LOADED_AT_COLUMN,
     PARTITION_COLUMN,
@@ -78,6 +80,24 @@ class LoadPlan:
         return sa.and_(self.target.c[PARTITION_COLUMN].in_(self.split.keys), *self.scope_condition())
 
 
+def check_file_columns(spec: LoadSpec, header: Sequence[str], path: Path, table_name: str) -> None:
+    """Refuse a file whose header lacks a column the load needs: a declared column, the split column
+    or the unique column (MissingColumnsError, one role at a time, in that order). It reads only the
+    header, so it runs before the database is touched.
+
+    Declared names are checked as identifiers first (IdentifierError).
+    """
+    present = set(header)
+    declared = [check_identifier(c.name, "declared column") for c in spec.columns or ()]
+    missing = [name for name in declared if name not in present]
+    if missing:
+        raise MissingColumnsError(path, table_name, missing, "declared")
+    if spec.split_column is not None and spec.split_column not in present:
+        raise MissingColumnsError(path, table_name, [spec.split_column], "split")
+    if spec.unique_column is not None and spec.unique_column not in present:
+        raise MissingColumnsError(path, table_name, [spec.unique_column], "unique")
+
+
 def build_plan(
     spec: LoadSpec,
     csv_file: CsvFile,
@@ -88,12 +108,14 @@ def build_plan(
 ) -> LoadPlan:
     """Resolve ``spec`` for ``csv_file`` against the table's current columns (``existing``, None if absent).
 
-    Raises SchemaDriftError when the file's data cannot go into an existing column, IdentifierError
-    for names that clash or are not identifiers, ValueError for an unusable split column.
+    Raises MissingColumnsError when the file lacks a column the load needs, SchemaDriftError when
+    the file's data cannot go into an existing column, IdentifierError for names that clash or are
+    not identifiers, ValueError for an unusable split column.
     """
     table = check_identifier(spec.table, "table name")
     table_name = f"{schema}.{table}" if schema else table
     header = csv_file.header
+    check_file_columns(spec, header, csv_file.path, table_name)
     declared = {check_identifier(c.name, "declared column"): parse_type(c.type) for c in spec.columns or ()}
 
     constant_types: dict[str, LogicalType] = {}
@@ -141,15 +163,7 @@ def build_plan(
 
     # Once a column exists its type wins: the file is read as that type.
     file_types = {name: columns[name] for name in header}
-    if spec.split_column is not None and spec.split_column not in header:
-        raise ValueError(
-            f"load of {table_name}: split column {spec.split_column} is not in {csv_file.path.name}"
-        )
-    split = SplitRule.for_spec(spec, file_types.get(spec.split_column) if spec.split_column else None)
-    if spec.unique_column is not None and spec.unique_column not in header:
-        raise ValueError(
-            f"load of {table_name}: unique column {spec.unique_column} is not in {csv_file.path.name}"
-        )
+    split = SplitRule.for_spec(spec, file_types[spec.split_column] if spec.split_column else None)
 
     target = sa.Table(
         quoted_name(table, quote=True),

@@ -27,7 +27,7 @@ from pipelines.warehouse.locks import (
     retry_busy_file,
     retry_conflicts,
 )
-from pipelines.warehouse.plan import LoadPlan, build_plan
+from pipelines.warehouse.plan import LoadPlan, build_plan, check_file_columns
 from pipelines.warehouse.spec import Column, LoadResult, LoadSpec
 
 DEFAULT_BUSY_TIMEOUT = 120.0
@@ -168,13 +168,16 @@ class Warehouse:
         (the file's data does not fit an existing column), MalformedFileError (file, line,
         reason), RowsOutsideWindowsError, DuplicateRowsError (the file repeats a value of
         ``spec.unique_column`` within a window), IdentifierError (a name that is not a plain identifier).
+        MissingColumnsError (the file lacks a declared, split or unique column) is raised from
+        the header alone, before the database is touched or any lock taken.
         """
         started = time.perf_counter()
         table = check_identifier(spec.table, "table name")
         csv_file = CsvFile(Path(csv_path))
+        # What only the file can tell is settled before the database is touched (and locked).
+        check_file_columns(spec, csv_file.header, csv_file.path, self._display(table))
         declared = {column.name for column in spec.columns or ()}
         undeclared = [name for name in csv_file.header if name not in declared]
-        # Sampling reads only the file, so it happens before the database is touched (and locked).
         inferred = infer_types(csv_file, undeclared, self._sample_rows) if undeclared else {}
 
         def load() -> dict[str, int]:

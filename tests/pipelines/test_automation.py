@@ -59,7 +59,7 @@ def test_nothing_is_requested_twice(defs: dg.Definitions, instance: dg.DagsterIn
     second = _tick(defs, instance, REPORTS_SENSOR, cursor=first.cursor)
 
     assert isinstance(second, dg.SkipReason)
-    assert "data_available_end of balance_change_from_activity.itemized.3 is 2026-11-10T06:00Z" in (
+    assert "data_available_end of balance_change_from_activity.itemized.3 is 2026-11-10T06:00:00Z" in (
         second.skip_message or ""
     )
 
@@ -139,7 +139,7 @@ def test_the_schedule_runs_the_newest_complete_day_and_skips_with_the_reason(
     next_day = evaluate(datetime(2026, 11, 11, 6, 0, tzinfo=UTC))
     assert not next_day.run_requests
     assert "2026-11-10" in (next_day.skip_message or "")
-    assert "is 2026-11-10T06:00Z" in (next_day.skip_message or "")
+    assert "is 2026-11-10T06:00:00Z" in (next_day.skip_message or "")
 
 
 def test_new_connected_accounts_become_partitions_once(

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 from dagster_runs import failure_messages, rows
-from pipeline_settings import FAST_RETRIES
+from pipeline_settings import FAST_RETRIES, open_warehouse
 
 from pipelines.automation import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.catalog import load_catalog
@@ -74,7 +74,7 @@ def test_a_90_day_backfill_costs_three_report_runs_and_equals_90_single_day_runs
     landed = rows(ranged, table)
     assert len(landed) > 90 * 50
     assert landed == rows(daily, table)
-    assert len(ranged.get().row_counts(table)) == 90
+    assert len(open_warehouse(ranged).row_counts(table)) == 90
 
 
 def test_a_ranged_sigma_backfill_equals_day_by_day(

@@ -19,7 +19,7 @@ import pytest
 from fault_tally import record_outcome
 
 from pipelines.catalog import load_catalog
-from pipelines.freshness import FreshnessProbe
+from pipelines.freshness import Freshness, FreshnessProbe
 
 from .conftest import Attempt, Harness, Partition
 from .fault_tables import Table, difference
@@ -301,7 +301,7 @@ REFUSED = [
         "column removed from a report's file",
         ACTIVITY,
         (_rule("remove_column", "POST", REPORT_RUNS, nth=[1], column="fee"),),
-        messages=(r"Stripe did not return `fee` in the result of report run frr_\w+", "nothing was loaded"),
+        messages=(r"frr_\w+\.csv lacks declared column\(s\) `fee`", "nothing was loaded"),
         requests={f"POST {REPORT_RUNS}": 1},
         backends=BOTH,
     ),
@@ -472,7 +472,7 @@ def test_an_interval_past_stripes_data_fails_once_with_stripes_message(
     # Stripe's data reaches the end of time, Stripe itself must refuse the interval.
     end_of_data = harness.emulator.engine.data_end
     monkeypatch.setattr(
-        FreshnessProbe, "loaded_until", lambda self, spec, account=None: (end_of_data, "test")
+        FreshnessProbe, "freshness", lambda self, source, account=None: Freshness(end_of_data, "test")
     )
 
     attempt = harness.run(ACTIVITY, "2026-11-10")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from pipelines.stripe import FileDownloader
-from pipelines.stripe.errors import DownloadError, InvalidRequestError
+from pipelines.stripe.errors import DownloadError
 
 FILE_ID = "file_1Abc"
 CONTENT = b"id,amount,currency\n" + b"".join(
@@ -140,12 +140,17 @@ def test_the_declared_size_is_the_reference_even_when_content_length_agrees(
         _downloader(make_client, handler, attempts=1).download(FILE_ID, tmp_path / "report.csv")
 
 
-def test_an_unknown_file_fails_at_once(make_client, respond, error, tmp_path):
+def test_a_file_that_is_gone_fails_at_once_and_leaves_the_retry_to_a_new_stripe_job(
+    make_client, respond, error, tmp_path
+):
     handler, state = file_server(respond, error, "full")
 
-    with pytest.raises(InvalidRequestError):
+    # An expired result link and an unknown file both answer 404: the request itself was fine, and a
+    # new run of the job gives a new file, so the error says a retry can help.
+    with pytest.raises(DownloadError, match="file_missing is no longer available") as raised:
         _downloader(make_client, handler).download("file_missing", tmp_path / "report.csv")
 
+    assert raised.value.retryable and raised.value.http_status == 404
     assert len(state["requests"]) == 1
     assert list(tmp_path.iterdir()) == []
 

@@ -85,10 +85,11 @@ def test_busy_file_gives_a_clear_error_after_the_timeout(duckdb_url: str, tmp_pa
     )
     holder = hold_file(duckdb_url, 30.0)
     try:
-        with pytest.raises(WarehouseBusyError, match=r"locked by another process after 0\.5 s"):
+        with pytest.raises(WarehouseBusyError, match=r"locked by another process after 0\.5 s") as busy:
             Warehouse(duckdb_url, busy_timeout=0.5).replace_windows(
                 write_csv(tmp_path / "d2.csv", HEADER, activity_rows("2026-01-05", 5)), SPEC
             )
+        assert busy.value.retryable is True  # once the other process lets go, the same load succeeds
     finally:
         holder.kill()
         holder.wait()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.warehouse import DuplicateRowsError, LoadSpec, Warehouse, Window
+from pipelines.warehouse import DuplicateRowsError, LoadSpec, MissingColumnsError, Warehouse, Window
 
 from .support import COLUMNS, HEADER, activity_rows, day_window, day_windows, read_rows, write_csv
 
@@ -48,7 +48,7 @@ def test_a_unique_column_missing_from_the_file_is_an_error(warehouse: Warehouse,
     path = write_csv(tmp_path / "day.csv", HEADER, activity_rows("2026-01-05", 3))
     spec = LoadSpec("activity", COLUMNS, [day_window("2026-01-05")], "created_utc", unique_column="charge_id")
 
-    with pytest.raises(ValueError, match=r"unique column charge_id is not in day\.csv"):
+    with pytest.raises(MissingColumnsError, match=r"day\.csv lacks unique column `charge_id`"):
         warehouse.replace_windows(path, spec)
 
     assert warehouse.table_columns("activity") is None
