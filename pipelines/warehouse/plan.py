@@ -35,7 +35,7 @@ from pipelines.warehouse.logical_types import (
     to_database_value,
 )
 from pipelines.warehouse.partitioning import SplitRule
-from pipelines.warehouse.spec import LoadSpec
+from pipelines.warehouse.spec import Column, LoadSpec
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class LoadPlan:
     csv: CsvFile
     table_name: str  # schema-qualified, unquoted, for messages
     target: sa.Table  # every column the table will have
+    columns: Mapping[str, LogicalType]  # the same columns, in table order, with their logical types
     create: bool
     added: tuple[tuple[str, LogicalType], ...]  # columns to add to an existing table
     file_types: Mapping[str, LogicalType]  # how each file column is parsed (= its column's type)
@@ -56,6 +57,22 @@ class LoadPlan:
     def file_columns(self) -> tuple[str, ...]:
         """The file's columns, in file order."""
         return self.csv.header
+
+    @property
+    def table_columns(self) -> tuple[Column, ...]:
+        """The table's columns once the load is done, in table order, with their logical types."""
+        return tuple(Column(name, str(type_)) for name, type_ in self.columns.items())
+
+    @property
+    def dropped_columns(self) -> tuple[str, ...]:
+        """Table columns this file did not bring, in table order, other than the loader's own and
+        this load's scope and lineage columns: the file's rows hold NULL there."""
+        header = set(self.file_columns)
+        return tuple(
+            name
+            for name in self.columns
+            if name not in header and name not in RESERVED_COLUMNS and name not in self.constants
+        )
 
     def parsers(self) -> list[Parser | None]:
         """One parser per file column (None for text, which stays as read)."""
@@ -176,6 +193,7 @@ def build_plan(
         csv=csv_file,
         table_name=table_name,
         target=target,
+        columns=columns,
         create=existing is None,
         added=added,
         file_types=file_types,

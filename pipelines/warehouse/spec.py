@@ -85,10 +85,22 @@ class LoadSpec:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What a replace did: rows inserted in total and per window key, file size, time taken."""
+    """What a replace did and what the loader established on the way, so callers need not ask the
+    database again.
+
+    * ``rows``, ``rows_by_window``: rows inserted in total and per window key (every key present).
+    * ``bytes``, ``seconds``: the file's size, the time the replace took.
+    * ``file_columns``: the file's header, in file order.
+    * ``table_columns``: the table's columns after the load, in table order, with logical types.
+    * ``dropped_columns``: table columns the file did not bring (NULL in its rows), other than the
+      loader's own (``_partition``, ``_loaded_at``) and this load's scope and lineage columns.
+    """
 
     table: str
     rows: int
     rows_by_window: dict[str, int]
     bytes: int
     seconds: float
+    file_columns: tuple[str, ...]
+    table_columns: tuple[Column, ...]
+    dropped_columns: tuple[str, ...]

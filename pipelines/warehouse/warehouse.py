@@ -180,7 +180,7 @@ class Warehouse:
         undeclared = [name for name in csv_file.header if name not in declared]
         inferred = infer_types(csv_file, undeclared, self._sample_rows) if undeclared else {}
 
-        def load() -> dict[str, int]:
+        def load() -> tuple[LoadPlan, dict[str, int]]:
             with self._writer_lock(table), self._engine.connect() as conn, conn.begin():
                 if self._dialect == "postgresql":
                     advisory_lock(conn, f"warehouse table {self._schema or ''}.{table}")
@@ -193,15 +193,18 @@ class Warehouse:
                     inferred,
                     loaded_at=datetime.now(UTC),
                 )
-                return self._run(conn, plan)
+                return plan, self._run(conn, plan)
 
-        rows_by_window = retry_conflicts(load)
+        plan, rows_by_window = retry_conflicts(load)
         return LoadResult(
             table=table,
             rows=sum(rows_by_window.values()),
             rows_by_window=rows_by_window,
             bytes=csv_file.size,
             seconds=time.perf_counter() - started,
+            file_columns=plan.file_columns,
+            table_columns=plan.table_columns,
+            dropped_columns=plan.dropped_columns,
         )
 
     def _run(self, conn: sa.Connection, plan: LoadPlan) -> dict[str, int]:

@@ -80,7 +80,7 @@ def test_lineage_scope_and_partition_columns_are_stored(warehouse: Warehouse, tm
     data_load_time = datetime(2026, 1, 7, 3, 0, tzinfo=UTC)
     before = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=5)
 
-    warehouse.replace_windows(
+    result = warehouse.replace_windows(
         path,
         LoadSpec(
             "activity",
@@ -92,6 +92,17 @@ def test_lineage_scope_and_partition_columns_are_stored(warehouse: Warehouse, tm
         ),
     )
 
+    assert result.file_columns == tuple(HEADER)
+    assert result.table_columns == (
+        *COLUMNS,
+        Column("_account", "text"),
+        Column("_stripe_run_id", "text"),
+        Column("_data_load_time", "timestamp"),
+        Column("_partition", "text"),
+        Column("_loaded_at", "timestamp"),
+    )
+    assert list(result.table_columns) == warehouse.table_columns("activity")  # what the table says
+    assert result.dropped_columns == ()
     stored = read_rows(warehouse, "activity", drop=())
     assert {row["_partition"] for row in stored if row["id"].startswith("a_2026-01-05")} == {"2026-01-05"}
     assert {row["_partition"] for row in stored if row["id"].startswith("a_2026-01-06")} == {"2026-01-06"}

@@ -1,5 +1,5 @@
-"""Files whose columns change over time: new columns are added, missing ones are NULL, and data the
-table cannot hold fails before anything is deleted."""
+"""Files whose columns change over time: new columns are added, undeclared missing ones are NULL
+(and reported as dropped), and data the table cannot hold fails before anything is deleted."""
 
 from __future__ import annotations
 
@@ -57,6 +57,53 @@ def test_column_missing_from_file_is_null(warehouse: Warehouse, tmp_path: Path) 
     )
 
     assert [(row["id"], row["amount"]) for row in read_rows(warehouse, "drift")] == [("y", None)]
+
+
+def test_the_result_reports_columns_a_later_file_no_longer_brings(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    first = warehouse.replace_windows(
+        write_csv(
+            tmp_path / "v1.csv",
+            ["id", "created_utc", "amount", "fee"],
+            [["x", "2026-01-05 01:00:00", "7", "0.25"]],
+        ),
+        LoadSpec(
+            "drift",
+            [*BASE, Column("fee", "money")],
+            [DAY],
+            "created_utc",
+            scope={"_account": "acct_a"},
+            lineage={"_stripe_run_id": "frr_1"},
+        ),
+    )
+    assert first.dropped_columns == ()
+
+    # The next file has lost amount and fee, and brings a new column, in its own order.
+    later = warehouse.replace_windows(
+        write_csv(tmp_path / "v2.csv", ["note", "created_utc", "id"], [["n", "2026-01-05 03:00:00", "y"]]),
+        LoadSpec(
+            "drift",
+            None,
+            [DAY],
+            "created_utc",
+            scope={"_account": "acct_a"},
+            lineage={"_stripe_run_id": "frr_2"},
+        ),
+    )
+
+    assert later.file_columns == ("note", "created_utc", "id")
+    assert later.dropped_columns == ("amount", "fee")  # not the scope, lineage or loader columns
+    assert later.table_columns == (
+        *BASE,
+        Column("fee", "money"),
+        Column("_account", "text"),
+        Column("_stripe_run_id", "text"),
+        Column("_partition", "text"),
+        Column("_loaded_at", "timestamp"),
+        Column("note", "text"),
+    )
+    assert list(later.table_columns) == warehouse.table_columns("drift")
 
 
 def test_incompatible_type_fails_before_anything_is_deleted(warehouse: Warehouse, tmp_path: Path) -> None:
