@@ -5,7 +5,8 @@ in one transaction, through the database's native bulk path where there is one.
     spec = LoadSpec(table="payouts", columns=[...], windows=[...], split_column="effective_at_utc")
     result = wh.replace_windows(path, spec)
 
-Every CSV file of the project is read here: ``read_header`` and ``CsvFile``.
+Every SQL statement against the warehouse's tables is written here (``Warehouse.row_counts``,
+``preview``, ``totals``), and every CSV file is read here (``read_header``, ``CsvFile``).
 """
 
 from pipelines.warehouse.csv_file import CsvFile, read_header
@@ -19,10 +20,14 @@ from pipelines.warehouse.errors import (
     WarehouseBusyError,
     WarehouseError,
 )
+from pipelines.warehouse.identifiers import LOADED_AT_COLUMN, PARTITION_COLUMN, RESERVED_COLUMNS
 from pipelines.warehouse.spec import Column, LoadResult, LoadSpec, Window
 from pipelines.warehouse.warehouse import Warehouse
 
 __all__ = [
+    "LOADED_AT_COLUMN",
+    "PARTITION_COLUMN",
+    "RESERVED_COLUMNS",
     "Column",
     "CsvFile",
     "DuplicateRowsError",

@@ -37,6 +37,9 @@ from pipelines.warehouse.logical_types import (
 from pipelines.warehouse.partitioning import SplitRule
 from pipelines.warehouse.spec import Column, LoadSpec
 
+# Names of the indexes a path creates (the PostgreSQL path indexes _partition).
+NAMING_CONVENTION = {"ix": "ix_%(table_name)s_%(column_0_name)s"}
+
 
 @dataclass(frozen=True)
 class LoadPlan:
@@ -184,7 +187,7 @@ def build_plan(
 
     target = sa.Table(
         quoted_name(table, quote=True),
-        sa.MetaData(),
+        sa.MetaData(naming_convention=NAMING_CONVENTION),
         *(sa.Column(quoted_name(name, quote=True), type_.to_sqlalchemy()) for name, type_ in columns.items()),
         schema=quoted_name(schema, quote=True) if schema else None,
     )

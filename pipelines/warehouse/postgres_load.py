@@ -14,7 +14,7 @@ from psycopg import sql
 from sqlalchemy.sql import quoted_name
 
 from pipelines.warehouse.bulk import BulkLoad
-from pipelines.warehouse.identifiers import PARTITION_COLUMN, qualify, quote
+from pipelines.warehouse.identifiers import PARTITION_COLUMN
 
 CHUNK_BYTES = 1 << 20
 _STAGE = "_warehouse_stage"
@@ -27,10 +27,9 @@ class PostgresLoad(BulkLoad):
     _rows: dict[str, int]
 
     def after_create(self, conn: sa.Connection) -> None:
-        # Deletes find a window's rows through this index instead of scanning the whole table.
-        target = self.plan.target
-        table = qualify(conn.dialect, str(target.schema) if target.schema else None, str(target.name))
-        conn.execute(sa.text(f"CREATE INDEX ON {table} ({quote(conn.dialect, PARTITION_COLUMN)})"))
+        # Deletes find a window's rows through this index instead of scanning the whole table. Its
+        # name comes from the plan's naming convention (shortened with a hash past 63 characters).
+        sa.Index(None, self.plan.target.c[PARTITION_COLUMN]).create(conn)
 
     def prepare(self, conn: sa.Connection) -> None:
         plan = self.plan

@@ -1,12 +1,15 @@
-"""The warehouse: replacing a table's windows from a CSV file in one transaction, and reading counts back."""
+"""The warehouse: replacing a table's windows from a CSV file in one transaction, and reading back
+what the Dagster layer shows (counts, a window's first rows, sums). Every statement against a
+warehouse table is SQLAlchemy Core over checked, quoted identifiers, with every value bound."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -16,8 +19,9 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from pipelines.warehouse.bulk import BulkLoad
 from pipelines.warehouse.csv_file import CsvFile
+from pipelines.warehouse.ddl import AddColumn
 from pipelines.warehouse.errors import DuplicateRowsError
-from pipelines.warehouse.identifiers import PARTITION_COLUMN, check_identifier, qualify, quote
+from pipelines.warehouse.identifiers import PARTITION_COLUMN, check_identifier, qualify
 from pipelines.warehouse.inference import DEFAULT_SAMPLE_ROWS, infer_types
 from pipelines.warehouse.introspection import existing_columns, schema_exists
 from pipelines.warehouse.locks import (
@@ -121,26 +125,105 @@ class Warehouse:
 
         Empty when the table, or one of the columns in ``where``, does not exist yet.
         """
-        check_identifier(table, "table name")
-        where = dict(where or {})
-        names = [check_identifier(by, "column"), *(check_identifier(name, "column") for name in where)]
+        where = self._check_columns(where)
+        check_identifier(by, "column")
         with self._engine.connect() as conn:
-            columns = existing_columns(conn, self._schema, table)
-            if columns is None or any(name not in columns for name in where):
+            source = self._source(conn, table)
+            if source is None or any(name not in source.c for name in where):
                 return {}
-            if by not in columns:
-                raise ValueError(f"table {self._display(table)} has no column {by}")
-            source = sa.table(
-                sa.sql.quoted_name(table, quote=True),
-                *(sa.column(sa.sql.quoted_name(name, quote=True)) for name in dict.fromkeys(names)),
-                schema=sa.sql.quoted_name(self._schema, quote=True) if self._schema else None,
-            )
+            key = self._column(source, by)
             rows = conn.execute(
-                sa.select(source.c[by], sa.func.count())
-                .where(*(source.c[name] == value for name, value in where.items()))
-                .group_by(source.c[by])
+                sa.select(key, sa.func.count()).where(*self._equal(source, where)).group_by(key)
             ).all()
-        return {("" if key is None else str(key)): count for key, count in rows}
+        return {_text(value): count for value, count in rows}
+
+    def preview(
+        self, table: str, window_key: str, scope: Mapping[str, str] | None = None, limit: int = 5
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows of one window (``_partition`` = ``window_key``) within ``scope``, every
+        column as a Python value of its logical type, in the database's order (no sort).
+
+        Empty when the table, or one of the scope columns, does not exist.
+        """
+        if limit < 0:
+            raise ValueError(f"preview of {table}: limit must not be negative, not {limit}")
+        scope = self._check_columns(scope)
+        with self._engine.connect() as conn:
+            source = self._source(conn, table)
+            if source is None or any(name not in source.c for name in scope):
+                return []
+            rows = conn.execute(
+                sa.select(source)
+                .where(source.c[PARTITION_COLUMN] == window_key, *self._equal(source, scope))
+                .limit(limit)
+            ).mappings()
+            return [{str(name): value for name, value in row.items()} for row in rows]
+
+    def totals(
+        self,
+        table: str,
+        amount_column: str,
+        *,
+        group_by: str,
+        window_keys: Sequence[str],
+        where: Mapping[str, Any] | None = None,
+    ) -> dict[tuple[str, str], Decimal]:
+        """SUM(``amount_column``) per (``_partition``, ``group_by`` value as text) over the windows
+        ``window_keys``, optionally only rows whose columns equal ``where``.
+
+        Sums are exact Decimals (money columns are ``decimal(18,3)``); a group whose amounts are all
+        NULL sums to 0. Empty when the table, or one of the columns in ``where``, does not exist;
+        ValueError when ``amount_column`` or ``group_by`` does not.
+        """
+        check_identifier(amount_column, "column")
+        check_identifier(group_by, "column")
+        where = self._check_columns(where)
+        with self._engine.connect() as conn:
+            source = self._source(conn, table)
+            if source is None or any(name not in source.c for name in where):
+                return {}
+            partition = source.c[PARTITION_COLUMN]
+            group = self._column(source, group_by)
+            amount = self._column(source, amount_column)
+            rows = conn.execute(
+                sa.select(partition, group, sa.func.sum(amount))
+                .where(partition.in_(list(window_keys)), *self._equal(source, where))
+                .group_by(partition, group)
+            ).all()
+        return {(_text(key), _text(value)): _decimal(total) for key, value, total in rows}
+
+    def _source(self, conn: sa.Connection, table: str) -> sa.Table | None:
+        """``table`` with its columns typed by their logical types (so every dialect returns the same
+        Python values), or None when it does not exist."""
+        check_identifier(table, "table name")
+        columns = existing_columns(conn, self._schema, table)
+        if columns is None:
+            return None
+        return sa.Table(
+            sa.sql.quoted_name(table, quote=True),
+            sa.MetaData(),
+            *(
+                sa.Column(sa.sql.quoted_name(name, quote=True), type_.to_sqlalchemy())
+                for name, type_ in columns.items()
+            ),
+            schema=sa.sql.quoted_name(self._schema, quote=True) if self._schema else None,
+        )
+
+    def _column(self, source: sa.Table, name: str) -> sa.ColumnElement[Any]:
+        if name not in source.c:
+            raise ValueError(f"table {self._display(str(source.name))} has no column {name}")
+        return source.c[name]
+
+    @staticmethod
+    def _check_columns(values: Mapping[str, Any] | None) -> dict[str, Any]:
+        values = dict(values or {})
+        for name in values:
+            check_identifier(name, "column")
+        return values
+
+    @staticmethod
+    def _equal(source: sa.Table, values: Mapping[str, Any]) -> list[sa.ColumnElement[bool]]:
+        return [source.c[name] == value for name, value in values.items()]
 
     def dispose(self) -> None:
         """Close pooled connections (PostgreSQL and other server databases)."""
@@ -212,10 +295,8 @@ class Warehouse:
         if plan.create:
             plan.target.create(conn)
             bulk.after_create(conn)
-        for name, type_ in plan.added:
-            column_type = type_.to_sqlalchemy().compile(dialect=conn.dialect)
-            table = self.qualified(plan.spec.table)
-            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {quote(conn.dialect, name)} {column_type}"))
+        for name, _ in plan.added:
+            conn.execute(AddColumn(plan.target.c[name]))
         bulk.prepare(conn)
         conn.execute(sa.delete(plan.target).where(plan.window_rows()))
         rows_by_window = bulk.insert(conn)
@@ -267,6 +348,19 @@ class Warehouse:
 
     def _display(self, table: str) -> str:
         return f"{self._schema}.{table}" if self._schema else table
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _decimal(value: object) -> Decimal:
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, Decimal):
+        return value
+    # Doubles (and SQLite's decimals) arrive as floats: their shortest repr, not their binary expansion.
+    return Decimal(str(value))
 
 
 def bulk_load_for(dialect: str) -> type[BulkLoad]:
