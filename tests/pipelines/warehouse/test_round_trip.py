@@ -74,6 +74,22 @@ def test_byte_order_mark_and_crlf_line_endings(warehouse: Warehouse, tmp_path: P
     assert stored == sorted_like(typed(rows), stored)
 
 
+def test_byte_order_mark_is_not_part_of_the_first_column_name(warehouse: Warehouse, tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfday,currency,net\r\n2026-01-05,usd,1250\r\n2026-01-05,eur,-3\r\n")
+
+    # Types inferred: the table's columns come from the file's header.
+    result = warehouse.replace_windows(path, LoadSpec("sigma", None, [day_window("2026-01-05")], "day"))
+
+    assert result.file_columns == ("day", "currency", "net")
+    assert [c.name for c in warehouse.table_columns("sigma") or []][:3] == ["day", "currency", "net"]
+    stored = read_rows(warehouse, "sigma", drop=("_loaded_at", "_partition"))
+    assert [(str(r["day"]), r["currency"], r["net"]) for r in stored] == [
+        ("2026-01-05", "eur", -3),
+        ("2026-01-05", "usd", 1250),
+    ]
+
+
 def test_lineage_scope_and_partition_columns_are_stored(warehouse: Warehouse, tmp_path: Path) -> None:
     rows = activity_rows("2026-01-05", 4) + activity_rows("2026-01-06", 3)
     path = write_csv(tmp_path / "activity.csv", HEADER, rows)
