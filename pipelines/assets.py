@@ -13,11 +13,9 @@ Errors decide their own retries (``retryable``): a transient one is raised as it
 retry policy runs the step again; a permanent one fails the step once, naming the catalogue entry.
 """
 
-import tempfile
 import warnings
 from collections.abc import Iterator
 from itertools import groupby
-from pathlib import Path
 
 import dagster as dg
 
@@ -33,6 +31,7 @@ from pipelines.resources import StripeResource, WarehouseResource
 from pipelines.sources import Source
 from pipelines.stripe.errors import RunDeadlineExceeded
 from pipelines.translator import StripeReportsTranslator
+from pipelines.workdirs import run_workdir
 
 STRIPE_POOL = "stripe_api"
 """Pool shared by every asset: its limit caps simultaneous Stripe jobs across all runs."""
@@ -100,9 +99,8 @@ def _materialize(
         with (
             warehouse.open() as wh,
             stripe.session() as session,
-            tempfile.TemporaryDirectory(prefix="stripe-results-") as workdir,
+            run_workdir() as workdir,
         ):
-            table_name = f"{wh.schema}.{source.table}" if wh.schema else source.table
             probe = FreshnessProbe(session)
             landing = Landing(
                 source,
@@ -110,7 +108,7 @@ def _materialize(
                 wh,
                 probe=probe,
                 idempotency_scope=f"{context.run.run_id}:{context.retry_number}",
-                workdir=Path(workdir),
+                workdir=workdir,
                 log=context.log,
             )
             for _, account_partitions in groupby(partitions, key=lambda p: p.account):
@@ -133,7 +131,7 @@ def _materialize(
                             asset_key=key,
                             partition=partition.partition_key,
                             metadata=partition_metadata(
-                                result, partition, table_name, preview(wh, source.table, partition)
+                                result, partition, wh, preview(wh, source.table, partition)
                             ),
                         )
     except Exception as error:

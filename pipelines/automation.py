@@ -51,13 +51,24 @@ class Target:
         return daily_partitions(self.asset.partitions_def)  # type: ignore[arg-type]
 
 
-def complete_partitions(target: Target, loaded_until: datetime) -> list[str]:
-    """Day keys of ``target`` whose whole window is loaded at Stripe, oldest first."""
+def machine_now() -> datetime:
+    """This machine's clock (one place, so a test can set it behind Stripe's)."""
+    return datetime.now(UTC)
+
+
+def complete_partitions(target: Target, loaded_until: datetime, now: datetime | None = None) -> list[str]:
+    """Day keys of ``target`` whose whole window is loaded at Stripe, oldest first.
+
+    Stripe's clock can run ahead of this machine's (clock skew at midnight, or an emulator moved
+    forward): a day that has not ended by ``now`` does not exist in Dagster yet, so it is left for a
+    later tick instead of being requested as an unknown partition.
+    """
     daily = target.daily
-    keys = daily.get_partition_keys(current_time=loaded_until)
-    # The partitions definition already stops at the last *closed* day at ``loaded_until``;
-    # the explicit comparison keeps that promise independent of end_offset settings.
-    return [k for k in keys if daily.time_window_for_partition_key(k).end <= loaded_until]
+    until = min(loaded_until, now or machine_now())
+    keys = daily.get_partition_keys(current_time=until)
+    # The partitions definition already stops at the last *closed* day at ``until``; the explicit
+    # comparison keeps that promise independent of end_offset settings.
+    return [k for k in keys if daily.time_window_for_partition_key(k).end <= until]
 
 
 def build_freshness_sensor(
@@ -70,7 +81,9 @@ def build_freshness_sensor(
     """A sensor requesting each partition of ``targets`` once Stripe's data for it is complete.
 
     On its first tick (no cursor) it looks back ``initial_lookback_days``; older history is a
-    backfill to launch from the asset page.
+    backfill to launch from the asset page. Each asset is evaluated on its own: one that fails (its
+    report type unreachable, say) is named in the tick's log and skip reason, and the others still
+    get their runs.
     """
 
     @dg.sensor(
@@ -89,37 +102,52 @@ def build_freshness_sensor(
         cursor: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         requests: list[dg.RunRequest] = []
         notes: list[str] = []
+        failed: list[str] = []
         with stripe.session() as session:
             probe = FreshnessProbe(session)
             for target in targets:
                 for account in _accounts(context.instance, target):
-                    cursor_key = target.source.name if account is None else f"{target.source.name}|{account}"
-                    fresh = probe.freshness(target.source, account)
-                    loaded_until, label = fresh.loaded_until, fresh.label
-                    complete = complete_partitions(target, loaded_until)
-                    last = cursor.get(cursor_key)
-                    candidates = (
-                        [k for k in complete if k > last]
-                        if last is not None
-                        else complete[-initial_lookback_days:]
-                    )
-                    materialized = context.instance.get_materialized_partitions(target.key)
-                    todo = [k for k in candidates if partition_key(account, k) not in materialized]
-                    requests.extend(_ranged_requests(target, account, todo))
-                    if complete:
-                        cursor[cursor_key] = complete[-1]
                     who = target.source.name + (f" ({account})" if account else "")
-                    notes.append(
-                        f"{who}: {label} is {iso_utc(loaded_until)}, "
-                        + (f"requested {len(todo)} day(s)" if todo else "nothing new is complete")
-                    )
+                    try:
+                        todo, note = _evaluate(context, probe, target, account, cursor, initial_lookback_days)
+                    except Exception as error:
+                        failed.append(f"{who}: {type(error).__name__}: {error}")
+                        context.log.error(f"freshness of {who} could not be evaluated: {error}")
+                        continue
+                    requests.extend(_ranged_requests(target, account, todo))
+                    notes.append(f"{who}: {note}")
+        problems = f" Failed: {'; '.join(failed)}." if failed else ""
         if not requests:
             return dg.SkipReason(
-                "No partition became complete at Stripe since the last tick. " + "; ".join(notes)
+                "No partition became complete at Stripe since the last tick. " + "; ".join(notes) + problems
             )
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
 
     return _sensor
+
+
+def _evaluate(
+    context: dg.SensorEvaluationContext,
+    probe: FreshnessProbe,
+    target: Target,
+    account: str | None,
+    cursor: dict[str, str],
+    initial_lookback_days: int,
+) -> tuple[list[str], str]:
+    """The days of one asset (and account) to request now, and a note for the tick; moves ``cursor``."""
+    cursor_key = target.source.name if account is None else f"{target.source.name}|{account}"
+    fresh = probe.freshness(target.source, account)
+    complete = complete_partitions(target, fresh.loaded_until)
+    last = cursor.get(cursor_key)
+    candidates = [k for k in complete if k > last] if last is not None else complete[-initial_lookback_days:]
+    materialized = context.instance.get_materialized_partitions(target.key)
+    todo = [k for k in candidates if partition_key(account, k) not in materialized]
+    if complete:
+        cursor[cursor_key] = complete[-1]
+    note = f"{fresh.label} is {iso_utc(fresh.loaded_until)}, " + (
+        f"requested {len(todo)} day(s)" if todo else "nothing new is complete"
+    )
+    return todo, note
 
 
 def build_daily_schedules(targets: Sequence[Target], *, hour: int = 6) -> list[dg.ScheduleDefinition]:
@@ -168,9 +196,15 @@ def build_daily_schedule(
                 day = days[-1]
                 end = target.daily.time_window_for_partition_key(day).end
                 for account in _accounts(context.instance, target):
-                    fresh = probe.freshness(target.source, account)
-                    loaded_until, label = fresh.loaded_until, fresh.label
                     key = partition_key(account, day)
+                    try:
+                        fresh = probe.freshness(target.source, account)
+                    except Exception as error:
+                        # One asset's error must not cost every other asset its run.
+                        skipped.append(f"{target.source.name} {key}: failed: {type(error).__name__}: {error}")
+                        context.log.error(f"freshness of {target.source.name} {key}: {error}")
+                        continue
+                    loaded_until, label = fresh.loaded_until, fresh.label
                     if end > loaded_until:
                         skipped.append(
                             f"{target.source.name} {key}: {label} is {iso_utc(loaded_until)}, "

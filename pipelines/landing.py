@@ -88,6 +88,7 @@ class Landing:
             idempotency_scope=self._scope,
             on_created=self._announce,
             log=self._log,
+            deadline_seconds=self._session.settings.run_deadline(len(chunk)),
         )
         run = source.run_job(self._session, self._probe, request)
         waited = time.monotonic() - began

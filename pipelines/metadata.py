@@ -17,12 +17,16 @@ PREVIEW_ROWS = 5
 
 
 def partition_metadata(
-    chunk: LandedChunk, partition: PartitionWindow, table_name: str, preview: str | None
+    chunk: LandedChunk, partition: PartitionWindow, warehouse: Warehouse, preview: str | None
 ) -> dict[str, Any]:
-    """Rows, window, Stripe run, freshness, sizes and timings of one landed partition."""
+    """Rows, table and warehouse, window, Stripe run, freshness, sizes and timings of one partition."""
+    table = chunk.source.table
     metadata: dict[str, Any] = {
         "dagster/row_count": chunk.rows(partition),
-        "dagster/table_name": table_name,
+        "dagster/table_name": f"{warehouse.schema}.{table}" if warehouse.schema else table,
+        # Which warehouse holds it (password hidden): a Dagster home used with two warehouses
+        # remembers materializations of both.
+        "warehouse": warehouse.engine.url.render_as_string(hide_password=True),
         "window": f"{iso_utc(partition.start)} → {iso_utc(partition.end)}",
         "stripe_run_id": chunk.stripe_run_id,
         "data_load_time": dg.MetadataValue.timestamp(chunk.data_load_time),

@@ -37,7 +37,13 @@ class StripeResource(dg.ConfigurableResource):
     poll_initial_seconds: float = Field(default=0.5, description="First wait between polls of a run.")
     poll_max_seconds: float = Field(default=10.0, description="Longest wait between polls of a run.")
     run_deadline_seconds: float = Field(
-        default=3600.0, description="Give up on a Stripe run that has not finished after this long."
+        default=3600.0, description="Never wait longer than this for one Stripe run."
+    )
+    run_deadline_base_seconds: float = Field(
+        default=600.0, description="Wait for a Stripe run this long, plus run_deadline_per_day_seconds a day."
+    )
+    run_deadline_per_day_seconds: float = Field(
+        default=60.0, description="Extra wait per day of the run's window (a month: 10 + 31 minutes)."
     )
     download_attempts: int = Field(default=3, description="Attempts at downloading one result file.")
 
@@ -62,6 +68,8 @@ class StripeResource(dg.ConfigurableResource):
                 deadline=self.run_deadline_seconds,
             ),
             download_attempts=self.download_attempts,
+            run_deadline_base_seconds=self.run_deadline_base_seconds,
+            run_deadline_per_day_seconds=self.run_deadline_per_day_seconds,
         )
 
     @contextmanager

@@ -31,7 +31,8 @@ class JobRequest:
     """One Stripe job to start: its window, its account, and how to name and announce it.
 
     ``idempotency_scope`` identifies the attempt (run id and retry number): a retried HTTP request
-    reuses its Stripe job, a new attempt starts a new one.
+    reuses its Stripe job, a new attempt starts a new one. ``deadline_seconds`` bounds the wait for
+    the job to finish.
     """
 
     source_name: str
@@ -41,6 +42,7 @@ class JobRequest:
     idempotency_scope: str
     on_created: OnCreated
     log: logging.Logger | Any
+    deadline_seconds: float | None = None
 
     def idempotency_key(self, request: str) -> str:
         """The Idempotency-Key of this job, for the request described by ``request``."""

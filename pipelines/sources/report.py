@@ -57,6 +57,7 @@ class ReportSource(Source):
             idempotency_key=request.idempotency_key(repr(sorted(parameters.items()))),
             stripe_account=self.stripe_account(request.account),
             on_created=request.on_created,
+            deadline=request.deadline_seconds,
         )
 
     def parameters_for(self, start: datetime, end: datetime, account: str | None) -> dict[str, Any]:

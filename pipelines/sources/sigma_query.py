@@ -55,6 +55,7 @@ class SigmaSource(Source):
                 idempotency_key=request.idempotency_key(saved_query_id),
                 stripe_account=stripe_account,
                 on_created=request.on_created,
+                deadline=request.deadline_seconds,
             )
         sql = render_for_window(self.sql, request.start, request.end, self.path)
         return session.sigma.run(
@@ -62,6 +63,7 @@ class SigmaSource(Source):
             idempotency_key=request.idempotency_key(sql),
             stripe_account=stripe_account,
             on_created=request.on_created,
+            deadline=request.deadline_seconds,
         )
 
     def _saved_query_for(

@@ -41,9 +41,13 @@ class _Incomplete(Exception):
 class FileDownloader:
     """Downloads Stripe files (report and query results) to local paths.
 
-    ``attempts`` bounds how many times a body that arrives short, long or broken is fetched again;
-    errors opening the download (an unknown file, a bad key) are raised at once, after the
-    client's own retries for transient statuses.
+    ``attempts`` bounds how many times a body that arrives short, long, broken or too slowly is
+    fetched again; errors opening the download (a bad key) are raised at once, after the client's
+    own retries for transient statuses.
+
+    Each attempt has a deadline scaled to the file's size: ``deadline_base`` seconds plus the time
+    the file takes at ``min_bytes_per_second``. A connection that trickles (each read arriving just
+    before the network timeout) would otherwise hold a run for as long as the server likes.
     """
 
     def __init__(
@@ -51,14 +55,16 @@ class FileDownloader:
         client: StripeClient,
         attempts: int = 3,
         *,
-        chunk_size: int = 1024 * 1024,
         backoff: Backoff | None = None,
+        deadline_base: float = 60.0,
+        min_bytes_per_second: float = 256 * 1024,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
+        self._deadline_base = deadline_base
+        self._min_rate = min_bytes_per_second
         self._client = client
         self._attempts = attempts
-        self._chunk_size = chunk_size
         self._backoff = backoff or client.backoff
         self._random = random.Random()
 
@@ -143,14 +149,24 @@ class FileDownloader:
     ) -> tuple[int, int | None]:
         received = 0
         path = f"/v1/files/{quote(file_id, safe='')}/contents"
+        clock = self._client.clock
+        started = clock.monotonic()
         with self._client.stream(path, base="files", stripe_account=stripe_account) as response:
             content_length = _content_length(response)
+            size = expected if expected is not None else content_length
+            deadline = self._deadline_base + (size or 0) / self._min_rate
             try:
-                for chunk in response.iter_bytes(self._chunk_size):
+                # Each network read as it arrives, so the deadline is checked however slow the drip.
+                for chunk in response.iter_bytes():
                     out.write(chunk)
                     received += len(chunk)
                     if expected is not None and received > expected:
                         raise _Incomplete(f"received more than the {expected} bytes Stripe declared")
+                    if clock.monotonic() - started > deadline:
+                        raise _Incomplete(
+                            f"only {received} of {size if size is not None else '?'} bytes arrived in "
+                            f"{deadline:.0f} s (the deadline for a file of this size)"
+                        )
             except RETRYABLE_TRANSPORT_ERRORS as exc:
                 raise _Incomplete(
                     f"connection broke after {received} bytes: {exc or type(exc).__name__}"

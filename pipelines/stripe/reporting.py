@@ -84,6 +84,7 @@ class ReportRunner:
         idempotency_key: str,
         stripe_account: str | None = None,
         on_created: OnCreated | None = None,
+        deadline: float | None = None,
     ) -> FinishedRun:
         """Run ``report_type`` with ``parameters`` and return the finished run and its result file.
 
@@ -102,6 +103,7 @@ class ReportRunner:
             on_created=on_created,
             poll=self._poll,
             clock=self._clock,
+            deadline=deadline,
         )
         file_id, file_size = _result_file(run)
         return FinishedRun(

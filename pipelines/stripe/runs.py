@@ -7,7 +7,7 @@ words and where the result file is; each runner describes its kind with a :class
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -65,12 +65,16 @@ def create_and_wait(
     on_created: OnCreated | None,
     poll: PollPolicy,
     clock: Clock,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Create a run of ``kind`` and return its object once it has succeeded.
 
     Raises :class:`RunFailedError` when Stripe reports a failure status and
-    :class:`RunDeadlineExceeded` when the run is still going at the poll deadline.
+    :class:`RunDeadlineExceeded` when the run is still going at the poll deadline (``deadline``
+    seconds, when given, instead of the policy's).
     """
+    if deadline is not None:
+        poll = replace(poll, deadline=deadline)
     if not idempotency_key:
         raise ValueError("an idempotency key is required so that a retried step resumes the same run")
     created = client.request(

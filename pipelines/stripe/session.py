@@ -28,6 +28,16 @@ class StripeSettings:
     max_network_retries: int = 4
     poll: PollPolicy = field(default_factory=PollPolicy)
     download_attempts: int = 3
+    run_deadline_base_seconds: float = 600.0
+    run_deadline_per_day_seconds: float = 60.0
+
+    def run_deadline(self, days: int) -> float:
+        """How long to wait for one Stripe job over ``days`` days: a base plus a share per day, capped
+        by ``poll.deadline``. A stuck job then frees its slot in the Stripe pool after about the time
+        such a job takes, not after the cap (an hour by default)."""
+        return min(
+            self.poll.deadline, self.run_deadline_base_seconds + self.run_deadline_per_day_seconds * days
+        )
 
     def __repr__(self) -> str:
         # The dataclass repr would print the key.
@@ -38,6 +48,7 @@ class StripeSettings:
 class StripeSession:
     """An open client and the runners on it."""
 
+    settings: StripeSettings
     client: StripeClient
     sigma: SigmaRunner
     reports: ReportRunner
@@ -66,6 +77,7 @@ def open_session(
         clock=clock,
     ) as client:
         yield StripeSession(
+            settings=settings,
             client=client,
             sigma=SigmaRunner(client, poll=settings.poll),
             reports=ReportRunner(client, poll=settings.poll),

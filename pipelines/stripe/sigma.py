@@ -58,6 +58,7 @@ class SigmaRunner:
         idempotency_key: str,
         stripe_account: str | None = None,
         on_created: OnCreated | None = None,
+        deadline: float | None = None,
     ) -> FinishedRun:
         """Run ``sql`` (or the saved query ``saved_query_id``) and return the finished run.
 
@@ -78,6 +79,7 @@ class SigmaRunner:
             on_created=on_created,
             poll=self._poll,
             clock=self._clock,
+            deadline=deadline,
         )
         return FinishedRun(
             id=run["id"],

@@ -34,6 +34,7 @@ class StubStripe:
     data_available_end: datetime = datetime(2026, 3, 10, tzinfo=UTC)
     data_load_time: datetime = datetime(2026, 3, 10, 6, tzinfo=UTC)
     next_file: str = ""
+    run_status: str = "succeeded"
     files: dict[str, bytes] = field(default_factory=dict)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
@@ -91,7 +92,12 @@ class StubStripe:
         return httpx.Response(404, json={"error": {"type": "invalid_request_error", "message": path}})
 
     def _create(self, prefix: str, fields: dict[str, Any]) -> httpx.Response:
-        run = {"id": f"{prefix}_{next(self._ids)}", "status": "succeeded", "created": 1772323200, **fields}
+        run = {
+            "id": f"{prefix}_{next(self._ids)}",
+            "status": self.run_status,
+            "created": 1772323200,
+            **fields,
+        }
         self.runs[run["id"]] = run
         return _json(run)
 

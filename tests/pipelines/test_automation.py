@@ -153,3 +153,38 @@ def test_new_connected_accounts_become_partitions_once(
 
     assert isinstance(second, dg.SkipReason)
     assert "2 connected account(s), none new" in (second.skip_message or "")
+
+
+def test_days_stripe_completed_before_this_machine_did_wait_for_a_later_tick(
+    defs: dg.Definitions, instance: dg.DagsterInstance, monkeypatch
+) -> None:
+    # Stripe says 2026-11-10T06:00Z; this machine still thinks it is the evening of the 9th, so the
+    # 9th does not exist as a partition yet. Asking for it would fail the whole tick.
+    monkeypatch.setattr("pipelines.automation.machine_now", lambda: datetime(2026, 11, 9, 20, tzinfo=UTC))
+    early = _tick(defs, instance, REPORTS_SENSOR, cursor=None)
+
+    assert isinstance(early, dg.SensorResult)
+    assert _requested(early, BCFA) == [("2026-11-02", "2026-11-08")]
+    monkeypatch.undo()
+    later = _tick(defs, instance, REPORTS_SENSOR, cursor=early.cursor)
+    assert _requested(later, BCFA) == [("2026-11-09", "2026-11-09")]
+
+
+def test_one_assets_failure_does_not_cost_the_others_their_runs(
+    defs: dg.Definitions, instance: dg.DagsterInstance, control: httpx.Client
+) -> None:
+    control.post(
+        "/faults",
+        json={
+            "kind": "http_500",
+            "method": "GET",
+            "path": "/v1/reporting/report_types/balance.summary.1",
+            "should_retry": False,
+        },
+    ).raise_for_status()
+
+    result = _tick(defs, instance, REPORTS_SENSOR, cursor=None)
+
+    assert isinstance(result, dg.SensorResult)
+    assert _requested(result, BCFA) == [("2026-11-03", "2026-11-09")]
+    assert _requested(result, "balance_summary_1") == []

@@ -131,3 +131,28 @@ def test_reconciliation_with_nothing_loaded_says_so(
 ) -> None:
     evaluation = _reconcile(defs, instance)
     assert evaluation.passed and evaluation.metadata["days_compared"].value == 0
+
+
+def test_reconciliation_reads_the_days_the_warehouse_holds_not_dagsters_memory(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    materialize: Materialize,
+    warehouse: WarehouseResource,
+    tmp_path,
+) -> None:
+    assert materialize(BCFA, DAYS).success
+    assert materialize(SUMMARY, DAYS).success
+    # The same Dagster home, now pointed at another warehouse that holds one day of the activity only.
+    other = WarehouseResource(url=f"duckdb:///{tmp_path / 'other.duckdb'}")
+    switched = dg.Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=defs.jobs,
+        resources={**defs.resources, "warehouse": other},
+    )
+    assert materialize(BCFA, DAYS[0], resources=switched.resources).success
+
+    evaluation = _reconcile(switched, instance)
+
+    assert evaluation.passed
+    assert evaluation.metadata["days_compared"].value == 0

@@ -11,6 +11,7 @@ import pytest
 from stub_stripe import API_BASE, FILES_BASE, StillClock, StubStripe
 
 from pipelines.errors import StaleResultError, is_retryable
+from pipelines.stripe.errors import RunDeadlineExceeded
 from pipelines.freshness import FreshnessProbe
 from pipelines.landing import Landing
 from pipelines.partition_windows import PartitionWindow
@@ -164,3 +165,26 @@ def test_sigma_freshness_is_one_query_run_per_account(stub: StubStripe, session:
 
     assert loaded == {stub.data_load_time}
     assert stub.requests["POST /v1/sigma/query_runs"] == 2
+
+
+def test_a_stuck_run_is_given_up_after_the_time_a_job_of_its_size_takes(
+    stub: StubStripe, warehouse: Warehouse, tmp_path: Path
+) -> None:
+    stub.run_status = "pending"
+    clock = StillClock()
+    settings = StripeSettings(
+        api_key="sk_test_landing",
+        api_base=API_BASE,
+        files_base=FILES_BASE,
+        run_deadline_base_seconds=30,
+        run_deadline_per_day_seconds=10,
+    )
+    with open_session(settings, transport=stub.transport(), clock=clock) as session:
+        with pytest.raises(RunDeadlineExceeded) as raised:
+            landing(REPORT, session, warehouse, tmp_path).land(
+                days(3), FreshnessProbe(session).freshness(REPORT)
+            )
+
+    # 30 s + 3 days x 10 s, not the hour the resource allows at most.
+    assert 60 <= raised.value.waited < 75
+    assert warehouse.table_columns("activity") is None

@@ -71,7 +71,7 @@ def file_server(respond, error, *attempts, declared_size=CONTENT_SIZE):
 
 
 def _downloader(make_client, handler, **kwargs):
-    return FileDownloader(make_client(handler), chunk_size=64 * 1024, **kwargs)
+    return FileDownloader(make_client(handler), **kwargs)
 
 
 def test_a_file_is_downloaded_whole_and_nothing_else_is_left(make_client, respond, error, tmp_path):
@@ -171,3 +171,38 @@ def test_content_length_is_checked_when_stripe_declares_no_size(make_client, res
 
     assert state["contents"] == 2
     assert dest.read_bytes() == CONTENT
+
+
+class DripStream(httpx.SyncByteStream):
+    """A body that arrives 2 KB every 2 seconds (of the fake clock)."""
+
+    def __init__(self, body: bytes, clock) -> None:  # type: ignore[no-untyped-def]
+        self._body = body
+        self._clock = clock
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, len(self._body), 2048):
+            self._clock.sleep(2)
+            yield self._body[start : start + 2048]
+
+
+def test_a_download_that_trickles_gives_up_at_a_deadline_scaled_to_the_file(
+    make_client, respond, error, clock, tmp_path
+):
+    plain, _ = file_server(respond, error, "full")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/contents"):
+            return httpx.Response(200, stream=DripStream(CONTENT, clock))
+        return plain(request)
+
+    downloader = _downloader(
+        make_client, handler, attempts=2, deadline_base=10, min_bytes_per_second=64 * 1024
+    )
+
+    with pytest.raises(DownloadError, match=r"of 397799 bytes arrived in 16 s"):
+        downloader.download(FILE_ID, tmp_path / "report.csv")
+
+    # 10 s + 390 KB at 64 KB/s is about 16 s a try; the trickle would have taken 390 s each.
+    assert clock.elapsed < 2 * 20 + 10
+    assert list(tmp_path.iterdir()) == []
