@@ -12,15 +12,18 @@ from dagster._serdes import serialize_value
 _PREFIX = re.compile(r"^[a-z]+_(?:test|live)_")
 
 
-def fragments(key: str) -> list[str]:
-    """The key, and its secret part without the kind prefix and the last four characters.
+def fragments(key: str, length: int = 8) -> list[str]:
+    """The key, and every ``length``-character run of its secret part.
 
-    Stripe-style redaction keeps the prefix and the last four (``sk_test_****abcd``), so those are
-    allowed; any longer run of the secret part is a leak.
+    Stripe-style redaction keeps the kind prefix and the last four characters (``sk_test_****abcd``),
+    so those are allowed; any 8 characters in a row from the rest are a leak, however the key was
+    cut (a redaction that shows 16 trailing characters leaks). The test keys are random-looking,
+    so no run of theirs occurs in ordinary text.
     """
     match = _PREFIX.match(key)
     body = key[match.end() if match else 0 : -4]
-    return [key, body] if len(body) >= 8 else [key]
+    runs = {body[i : i + length] for i in range(len(body) - length + 1)}
+    return [key, *sorted(runs)]
 
 
 def dagster_texts(instance: dg.DagsterInstance) -> Iterable[tuple[str, str]]:
