@@ -19,19 +19,36 @@ _outcomes: list[dict[str, Any]] = []
 
 
 def record_outcome(
-    record_property: Callable[[str, object], None], fault: str, *, correct: bool, lost: int, duplicated: int
+    record_property: Callable[[str, object], None],
+    fault: str,
+    *,
+    correct: bool,
+    lost: int,
+    duplicated: int,
+    succeeded: bool,
 ) -> None:
-    """Record what one fault left behind: whether its table is as expected, rows lost and extra."""
-    record_property(PROPERTY, {"fault": fault, "correct": correct, "lost": lost, "duplicated": duplicated})
+    """Record what one fault left behind: whether its table is as expected, rows lost and extra, and
+    whether the run said it succeeded (a success with a wrong table is *silently* wrong)."""
+    record_property(
+        PROPERTY,
+        {
+            "fault": fault,
+            "correct": correct,
+            "lost": lost,
+            "duplicated": duplicated,
+            "silently_wrong": succeeded and (lost > 0 or duplicated > 0 or not correct),
+        },
+    )
 
 
 def summary(outcomes: list[dict[str, Any]]) -> str:
-    """``faults tried: N / tables correct: N / rows lost: N / rows duplicated: N``."""
+    """``faults tried: N / tables correct: N / rows lost: N / rows duplicated: N / silently wrong: N``."""
     return (
         f"faults tried: {len(outcomes)} / "
         f"tables correct: {sum(bool(o['correct']) for o in outcomes)} / "
         f"rows lost: {sum(int(o['lost']) for o in outcomes)} / "
-        f"rows duplicated: {sum(int(o['duplicated']) for o in outcomes)}"
+        f"rows duplicated: {sum(int(o['duplicated']) for o in outcomes)} / "
+        f"silently wrong: {sum(bool(o.get('silently_wrong')) for o in outcomes)}"
     )
 
 

@@ -215,6 +215,7 @@ def test_a_transient_fault_ends_in_the_fault_free_table(
         correct=attempt.success and diff.none,
         lost=diff.lost,
         duplicated=diff.duplicated,
+        succeeded=attempt.success,
     )
     assert attempt.success, attempt.messages
     assert diff.none, diff
@@ -331,6 +332,7 @@ def _assert_unchanged(
         correct=not attempt.success and after == before,
         lost=diff.lost,
         duplicated=diff.duplicated,
+        succeeded=attempt.success,
     )
     assert not attempt.success
     assert after == before, diff
@@ -550,6 +552,7 @@ def test_a_run_stuck_past_the_deadline_fails_clearly_and_the_next_run_lands_the_
         correct=again.success and diff.none,
         lost=diff.lost,
         duplicated=diff.duplicated,
+        succeeded=again.success,
     )
     assert again.success, again.messages
     assert diff.none, diff

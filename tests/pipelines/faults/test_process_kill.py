@@ -124,6 +124,7 @@ def _kill_and_rerun(
         correct=after_kill == before and rerun.success and diff.none,
         lost=diff.lost,
         duplicated=diff.duplicated,
+        succeeded=rerun.success,
     )
     assert after_kill == before, difference(before, after_kill)
     assert rerun.success, rerun.messages
