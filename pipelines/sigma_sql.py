@@ -57,8 +57,16 @@ def parse_query(sql: str, source: Path | str = "<sql>") -> exp.Expression:
     return query
 
 
-def render_for_window(sql: str, start: datetime, end: datetime, source: Path | str = "<sql>") -> str:
-    """The query for the window ``[start, end)`` plus the ``_data_load_time`` freshness column."""
+def render_for_window(
+    sql: str,
+    start: datetime,
+    end: datetime,
+    source: Path | str = "<sql>",
+    *,
+    freshness_column: bool = True,
+) -> str:
+    """The query for the window ``[start, end)``, plus the ``_data_load_time`` freshness column
+    unless ``freshness_column`` is false (v2 query runs report their ``refreshed_at`` themselves)."""
     bound = {"window_start": _timestamp_literal(start), "window_end": _timestamp_literal(end)}
 
     def bind(node: exp.Expression) -> exp.Expression:
@@ -67,7 +75,39 @@ def render_for_window(sql: str, start: datetime, end: datetime, source: Path | s
         return node
 
     query = parse_query(sql, source).transform(bind)
-    return _with_freshness_column(query).sql(dialect=_DIALECT, comments=False, pretty=True)
+    rendered = _with_freshness_column(query) if freshness_column else query
+    return rendered.sql(dialect=_DIALECT, comments=False, pretty=True)
+
+
+def referenced_tables(sql: str, source: Path | str = "<sql>") -> dict[str, set[str]]:
+    """The tables a query reads and, per table, the columns it surely names, for data-contract checks.
+
+    A column counts when it is qualified by the table (or its alias), or unqualified in a SELECT whose
+    only source is that table and is not one of the SELECT's own output names; anything less certain
+    is left out, so a check built on this never reports a column that is in fact fine.
+    """
+    query = parse_query(sql, source)
+    ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
+    tables: dict[str, set[str]] = {}
+    for select in query.find_all(exp.Select):
+        sources = [
+            s for s in select.find_all(exp.Table, exp.Subquery) if s.find_ancestor(exp.Select) is select
+        ]
+        own = [t for t in sources if isinstance(t, exp.Table) and t.name not in ctes]
+        aliases = {t.alias_or_name: t.name for t in own}
+        outputs = {e.alias for e in select.expressions if isinstance(e, exp.Alias)}
+        for table in own:
+            tables.setdefault(table.name, set())
+        only = own[0].name if len(sources) == 1 and len(own) == 1 else None
+        for column in select.find_all(exp.Column):
+            if column.find_ancestor(exp.Select) is not select or isinstance(column.this, exp.Star):
+                continue
+            if column.table:
+                if column.table in aliases:
+                    tables[aliases[column.table]].add(column.name)
+            elif only is not None and column.name not in outputs:
+                tables[only].add(column.name)
+    return tables
 
 
 def render_latest_day(sql: str, source: Path | str = "<sql>") -> str:

@@ -1,0 +1,77 @@
+"""Data contracts: every table and column a ``sql/`` file names exists in Stripe's schema.
+
+Stripe's ``GET /v2/data/schemas`` lists the analytical dataset's tables and columns. Checking each
+file against it finds a typo before any run, with the file, the line and the nearest valid name.
+Offline (no key, Stripe unreachable) the check is skipped with a note, never failed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.sigma_sql import referenced_tables
+from pipelines.sources import SigmaSource
+
+
+@dataclass(frozen=True)
+class ContractProblem:
+    """One name a file uses that Stripe's schema does not have."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}, line {self.line}: {self.message}"
+
+
+def check_queries(
+    queries: Iterable[SigmaSource], schema: Mapping[str, Sequence[str]]
+) -> list[ContractProblem]:
+    """Problems of every query against ``schema`` (table name → column names)."""
+    problems: list[ContractProblem] = []
+    for query in queries:
+        problems.extend(check_query(query.sql, query.source_label, schema))
+    return problems
+
+
+def check_query(sql: str, file: str | Path, schema: Mapping[str, Sequence[str]]) -> list[ContractProblem]:
+    """Problems of one query's SQL against ``schema``."""
+    problems = []
+    for table, columns in sorted(referenced_tables(sql, file).items()):
+        if table not in schema:
+            problems.append(
+                ContractProblem(
+                    str(file),
+                    _line_of(sql, table),
+                    f"table `{table}` is not in Stripe's schema" + _hint(table, schema),
+                )
+            )
+            continue
+        known = set(schema[table])
+        for column in sorted(columns - known):
+            problems.append(
+                ContractProblem(
+                    str(file),
+                    _line_of(sql, column),
+                    f"`{table}` has no column `{column}`" + _hint(column, known),
+                )
+            )
+    return problems
+
+
+def _hint(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(candidates), n=1)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def _line_of(sql: str, name: str) -> int:
+    pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", re.IGNORECASE)
+    for number, line in enumerate(sql.splitlines(), start=1):
+        if not line.lstrip().startswith("--") and pattern.search(line):
+            return number
+    return 1
