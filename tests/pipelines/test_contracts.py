@@ -29,7 +29,12 @@ def test_a_query_naming_only_known_tables_and_columns_passes() -> None:
 
 
 def test_a_misspelt_column_names_the_file_line_and_nearest_column() -> None:
-    sql = "select date_trunc('day', created) as day,\n  sum(amont) as amount\nfrom charges\nwhere created >= :window_start"
+    sql = (
+        "select date_trunc('day', created) as day,\n"
+        "  sum(amont) as amount\n"
+        "from charges\n"
+        "where created >= :window_start"
+    )
 
     [problem] = check_query(sql, "sql/charges.sql", SCHEMA)
 
