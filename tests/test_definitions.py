@@ -81,3 +81,22 @@ def test_sensors_and_schedules_cover_every_asset(instance: dg.DagsterInstance) -
     assert covered == {a.key for a in defs.assets}  # type: ignore[union-attr]
     names = {s.name for s in defs.schedules or []}
     assert {"stripe_daily", "stripe_daily_america_new_york", "stripe_reconciliation_daily"} <= names
+
+
+def test_any_iana_zone_gives_valid_schedule_names(tmp_path: Path) -> None:
+    from pipelines.project import build_definitions
+    from pipelines.resources import StripeResource, WarehouseResource
+
+    (tmp_path / "reports.yaml").write_text(
+        "reports:\n"
+        "  - report_type: balance.summary.1\n    name: haiti\n    timezone: America/Port-au-Prince\n"
+        "  - report_type: balance.summary.1\n    name: gmt_plus_5\n    timezone: Etc/GMT+5\n"
+    )
+    catalog = load_catalog(tmp_path / "reports.yaml", tmp_path / "no-sql")
+    defs = build_definitions(
+        catalog, {"stripe": StripeResource(api_key="sk_test_x"), "warehouse": WarehouseResource()}
+    )
+
+    dg.Definitions.validate_loadable(defs)
+    names = {s.name for s in defs.schedules or []}
+    assert {"stripe_daily_america_port_au_prince", "stripe_daily_etc_gmt_5"} <= names
