@@ -11,8 +11,9 @@ from __future__ import annotations
 import duckdb
 
 from stripe_emulator.datagen import RAW_SCHEMA
+from stripe_emulator.sigma.types import TrinoType, from_duckdb
 
-__all__ = ["SIGMA_TABLES", "TABLE_NAMES", "install_views"]
+__all__ = ["SIGMA_TABLES", "TABLE_NAMES", "column_types", "install_views"]
 
 _DLT = "getvariable('sigma_data_load_time')"
 _ACCOUNT = "getvariable('sigma_account')"
@@ -140,3 +141,15 @@ def install_views(con: duckdb.DuckDBPyConnection) -> None:
             f"CREATE OR REPLACE VIEW main.{table} AS SELECT {', '.join(columns)} FROM {RAW_SCHEMA}.{source} "  # noqa: S608 - the fixed Sigma schema
             f"WHERE _visible_at < {_DLT} AND (_account IS NULL OR _account = {_ACCOUNT})"
         )
+
+
+def column_types(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, TrinoType | None]]:
+    """The Trino type of every column of the Sigma views, by table and column (lower case)."""
+    rows = con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE schema_name = 'main' AND database_name = current_database()"
+    ).fetchall()
+    schema: dict[str, dict[str, TrinoType | None]] = {}
+    for table, column, data_type in rows:
+        schema.setdefault(table.lower(), {})[column.lower()] = from_duckdb(data_type)
+    return schema
