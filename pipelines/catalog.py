@@ -6,77 +6,76 @@ Two sources, neither needing Python to extend:
   (``pipelines/report_types.yaml``) bring their columns, types and split column; an entry may
   override any of them or describe a type this project does not know yet.
 * ``sql/*.sql`` — one saved Sigma query per file. An optional header of ``-- key: value`` comment
-  lines at the top sets the table name, partition column, time zone and description.
+  lines at the top sets the table name, partition column, time zone, owners, tags and the rest.
 
-Everything is validated when definitions load, so a typo fails ``dagster definitions validate``
-with the file and entry that caused it rather than a run at 3 a.m.
+What each may say, and how a file is read with its lines and checked, is in
+:mod:`pipelines.catalog_schema`. This module applies the rules that join several keys (a type's
+parameters, columns that must be requested, names used twice) and builds the sources, so a typo
+fails ``dagster definitions validate`` with the file, the line and the nearest valid spelling rather
+than a run at 3 a.m.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
+from sqlglot.errors import ParseError
 
+from pipelines.catalog_schema import (
+    LineDict,
+    Place,
+    ReportEntry,
+    ReportType,
+    Settings,
+    SqlHeader,
+    asset_name,
+    did_you_mean,
+    read_yaml,
+    validate,
+)
 from pipelines.errors import CatalogError, SigmaSqlError
 from pipelines.sigma_sql import parse_query
-from pipelines.sources import ConnectMode, ReportSource, SigmaSource, Source
+from pipelines.sources import ReportSource, SigmaSource, Source
 from pipelines.warehouse import Column
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPORT_TYPES_FILE = Path(__file__).with_name("report_types.yaml")
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _HEADER_LINE = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.*?)\s*$")
-_COLUMN_TYPE = re.compile(
-    r"^(text|bigint|double|boolean|date|timestamp|money|decimal\(\d{1,2},\s*\d{1,2}\))$"
-)
-_SQL_HEADER_KEYS = frozenset(
-    {
-        "table",
-        "partition_column",
-        "timezone",
-        "description",
-        "start_date",
-        "max_days_per_run",
-        "saved_query",
-        "connect",
-    }
-)
-_REPORT_KEYS = frozenset(
-    {
-        "report_type",
-        "name",
-        "table",
-        "description",
-        "timezone",
-        "start_date",
-        "max_days_per_run",
-        "columns",
-        "column_types",
-        "split_column",
-        "unique_column",
-        "interval",
-        "currency",
-        "reporting_category",
-        "connect",
-    }
-)
+_MISSING_COLUMN_HINTS = {
+    "split_column": "or set `split_column: null` to run one report per day",
+    "unique_column": "or set `unique_column: null` to land the report without the check",
+}
 
 
 @dataclass(frozen=True)
 class Defaults:
-    """Settings every entry inherits unless it sets its own."""
+    """Settings every entry inherits unless it sets its own (its ``tags`` add to these)."""
 
     start_date: date = date(2026, 1, 1)
     timezone: str = "UTC"
     max_days_per_run: int = 31
+    owners: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    group: str | None = None
+    key_prefix: tuple[str, ...] = ("stripe",)
+
+    def apply(self, settings: Settings) -> dict[str, Any]:
+        """These fields as ``settings`` overrides them, ready for a ``Source`` (or a ``Defaults``)."""
+        return {
+            "start_date": _either(settings.start_date, self.start_date),
+            "timezone": _either(settings.timezone, self.timezone),
+            "max_days_per_run": _either(settings.max_days_per_run, self.max_days_per_run),
+            "owners": _either(settings.owners, self.owners),
+            "tags": {**self.tags, **(settings.tags or {})},
+            "group": _either(settings.group, self.group),
+            "key_prefix": _either(settings.key_prefix, self.key_prefix),
+        }
 
 
 @dataclass(frozen=True)
@@ -113,279 +112,233 @@ def load_catalog(
     reports_file = reports_file or PROJECT_ROOT / "reports.yaml"
     sql_dir = sql_dir or PROJECT_ROOT / "sql"
     known_types = _load_report_types(report_types_file)
-    document = _read_yaml(reports_file) if reports_file.exists() else {}
+    document = read_yaml(reports_file, _shown(reports_file)) if reports_file.exists() else LineDict(1)
+    top = Place(_shown(reports_file), "", document, 1)
     if not isinstance(document, dict):
-        raise CatalogError(f"{reports_file}: expected a mapping with `defaults` and `reports`")
-    defaults = _parse_defaults(document.get("defaults") or {}, reports_file)
-    reports = tuple(
-        _parse_report(entry, index, known_types, defaults, reports_file)
-        for index, entry in enumerate(document.get("reports") or [])
-    )
-    queries = (
-        tuple(_parse_sql_file(path, defaults) for path in sorted(sql_dir.glob("*.sql")))
-        if sql_dir.exists()
-        else ()
-    )
-    catalog = Catalog(sources=(*reports, *queries), defaults=defaults)
-    _check_unique(catalog)
-    return catalog
+        raise top.error("expected a mapping with `defaults` and `reports`")
+    for key in document:
+        if key not in ("defaults", "reports"):
+            raise top.error(f"unknown key `{key}`{did_you_mean(key, ['defaults', 'reports'])}", key)
+    defaults_place = top.child("defaults", label="defaults") if "defaults" in document else top
+    settings = validate(Settings, document.get("defaults") or {}, defaults_place)
+    defaults = Defaults(**Defaults().apply(settings))
+    entries = [
+        _report(place, known_types, _shown(report_types_file), defaults) for place in _report_places(top)
+    ]
+    if sql_dir.exists():
+        entries += [_sigma(path, defaults) for path in sorted(sql_dir.glob("*.sql"))]
+    _check_unique(entries)
+    return Catalog(sources=tuple(source for source, _ in entries), defaults=defaults)
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise CatalogError(f"{path}: not valid YAML: {error}") from error
-
-
-def _load_report_types(path: Path) -> Mapping[str, Mapping[str, Any]]:
-    document = _read_yaml(path) or {}
-    types = document.get("report_types")
-    if not isinstance(types, dict):
-        raise CatalogError(f"{path}: expected a `report_types` mapping")
-    return types
-
-
-def _parse_defaults(raw: Mapping[str, Any], source: Path) -> Defaults:
-    unknown = set(raw) - {"start_date", "timezone", "max_days_per_run"}
-    if unknown:
-        raise CatalogError(f"{source}: unknown key(s) under defaults: {', '.join(sorted(unknown))}")
-    base = Defaults()
-    return Defaults(
-        start_date=_date(raw.get("start_date", base.start_date), f"{source}: defaults.start_date"),
-        timezone=_timezone(raw.get("timezone", base.timezone), f"{source}: defaults.timezone"),
-        max_days_per_run=_days(
-            raw.get("max_days_per_run", base.max_days_per_run), f"{source}: defaults.max_days_per_run"
-        ),
-    )
-
-
-def _parse_report(
-    entry: Any,
-    index: int,
-    known_types: Mapping[str, Mapping[str, Any]],
-    defaults: Defaults,
-    source: Path,
-) -> ReportSource:
-    where = f"{source}: reports[{index}]"
-    if not isinstance(entry, dict) or "report_type" not in entry:
-        raise CatalogError(f"{where}: each entry needs at least `report_type`")
-    unknown = set(entry) - _REPORT_KEYS
-    if unknown:
-        raise CatalogError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    report_type = str(entry["report_type"])
-    where = f"{where} ({report_type})"
-    known = known_types.get(report_type, {})
-    if not known and "columns" not in entry:
-        raise CatalogError(
-            f"{where}: {report_type!r} is not in pipelines/report_types.yaml; "
-            "give its `columns` (name: type), `interval` and `split_column` here"
-        )
-    name = _name(entry.get("name", _default_name(report_type)), f"{where}: name")
-    columns = _columns(entry.get("columns", known.get("columns")), where)
-    overrides = entry.get("column_types") or {}
-    if overrides:
-        by_name = {c.name: c for c in columns}
-        missing = set(overrides) - set(by_name)
-        if missing:
-            raise CatalogError(f"{where}: column_types names unknown column(s) {sorted(missing)}")
-        columns = tuple(Column(c.name, _column_type(overrides.get(c.name, c.type), where)) for c in columns)
-    names = {c.name for c in columns}
-    split_column = entry.get("split_column", known.get("split_column"))
-    if split_column is not None and split_column not in names:
-        raise CatalogError(f"{where}: split_column {split_column!r} is not one of the requested columns")
-    unique_column = entry.get("unique_column", known.get("unique_column"))
-    if unique_column is not None and unique_column not in names:
-        raise CatalogError(
-            f"{where}: unique_column {unique_column!r} is not one of the requested columns; "
-            "add it to `columns`, or set `unique_column: null` to land the report without the check"
-        )
-    interval = entry.get("interval", known.get("interval", "range"))
-    if interval not in ("range", "end"):
-        raise CatalogError(f"{where}: interval must be `range` or `end`, not {interval!r}")
-    if interval == "end" and split_column is not None:
-        raise CatalogError(f"{where}: a snapshot report (interval: end) cannot have a split_column")
-    optional = set(known.get("optional_parameters", ["timezone", "currency", "reporting_category"]))
-    parameters: dict[str, str] = {}
-    for parameter in ("currency", "reporting_category"):
-        if parameter in entry:
-            if parameter not in optional:
-                raise CatalogError(f"{where}: {report_type} does not take `{parameter}`")
-            parameters[parameter] = str(entry[parameter])
-    timezone = _timezone(entry.get("timezone", defaults.timezone), f"{where}: timezone")
-    if timezone != "UTC" and "timezone" not in optional:
-        raise CatalogError(f"{where}: {report_type} does not take a `timezone`")
-    connected_account_type = bool(known.get("connect", report_type.startswith("connected_account_")))
-    return ReportSource(
-        origin=where,
-        name=name,
-        report_type=report_type,
-        table=_name(entry.get("table", name), f"{where}: table"),
-        description=str(entry.get("description") or known.get("name") or report_type),
-        interval=interval,
-        columns=columns,
-        split_column=split_column,
-        unique_column=unique_column,
-        timezone=timezone,
-        start_date=_date(entry.get("start_date", defaults.start_date), f"{where}: start_date"),
-        max_days_per_run=_days(
-            entry.get("max_days_per_run", defaults.max_days_per_run), f"{where}: max_days_per_run"
-        ),
-        parameters=parameters,
-        connect=_connect(entry.get("connect"), where),
-        connected_account_type=connected_account_type,
-    )
-
-
-def _parse_sql_file(path: Path, defaults: Defaults) -> SigmaSource:
-    text = path.read_text()
-    header = _sql_header(text, path)
-    where = str(path)
-    name = _name(path.stem, f"{where}: file name (asset name)")
-    if not text.strip() or all(
-        line.strip().startswith("--") or not line.strip() for line in text.splitlines()
-    ):
-        raise CatalogError(f"{where}: the file holds no SQL")
-    try:
-        parse_query(text, path)
-    except SigmaSqlError as error:
-        raise CatalogError(str(error)) from error
-    partition_column = header.get("partition_column") or None
-    if partition_column is not None:
-        _name(partition_column, f"{where}: partition_column")
-    return SigmaSource(
-        origin=_relative(path),
-        name=name,
-        path=path,
-        sql=text,
-        table=_name(header.get("table", name), f"{where}: table"),
-        description=header.get("description", f"Sigma query {path.name}"),
-        split_column=partition_column,
-        timezone=_timezone(header.get("timezone", defaults.timezone), f"{where}: timezone"),
-        start_date=_date(header.get("start_date", defaults.start_date), f"{where}: start_date"),
-        max_days_per_run=_days(
-            header.get("max_days_per_run", defaults.max_days_per_run), f"{where}: max_days_per_run"
-        ),
-        saved_query=header.get("saved_query") or None,
-        connect=_connect(header.get("connect"), where),
-    )
-
-
-def _sql_header(text: str, path: Path) -> dict[str, str]:
-    """The ``-- key: value`` lines before the first statement line."""
-    header: dict[str, str] = {}
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if not stripped.startswith("--"):
-            break
-        match = _HEADER_LINE.match(stripped)
-        if match is None:
-            continue  # an ordinary comment
-        key, value = match.groups()
-        if key not in _SQL_HEADER_KEYS:
-            raise CatalogError(
-                f"{path}: unknown header `{key}`; known: {', '.join(sorted(_SQL_HEADER_KEYS))}"
-            )
-        header[key] = value
-    return header
-
-
-def _check_unique(catalog: Catalog) -> None:
-    seen_names: dict[str, str] = {}
-    seen_tables: dict[str, str] = {}
-    for spec in catalog.sources:
-        origin = spec.origin
-        if spec.name in seen_names:
-            raise CatalogError(
-                f"asset name {spec.name!r} is used twice: {seen_names[spec.name]} and {origin}; "
-                "give one of them a `name`"
-            )
-        if spec.table in seen_tables:
-            raise CatalogError(
-                f"table {spec.table!r} is used twice: {seen_tables[spec.table]} and {origin}; "
-                "give one of them a `table`"
-            )
-        seen_names[spec.name] = origin
-        seen_tables[spec.table] = origin
-
-
-def _relative(path: Path) -> str:
+def _shown(path: Path) -> str:
+    """``path`` relative to the project root when inside it, as messages and origins show it."""
     try:
         return str(path.resolve().relative_to(PROJECT_ROOT))
     except ValueError:
         return str(path)
 
 
-def _default_name(report_type: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", report_type.lower()).strip("_")
+# ---- report types and reports -----------------------------------------------------------------
 
 
-def _name(value: Any, where: str) -> str:
-    text = str(value)
-    if not _NAME.match(text):
-        raise CatalogError(
-            f"{where}: {text!r} is not a valid name (lower-case letters, digits and _, "
-            "starting with a letter, at most 63 characters)"
+def _load_report_types(path: Path) -> dict[str, ReportType]:
+    document = read_yaml(path, _shown(path))
+    top = Place(_shown(path), "", document, 1)
+    if not isinstance(document, dict) or not isinstance(document.get("report_types"), dict):
+        raise top.error("expected a `report_types` mapping")
+    return {
+        name: validate(ReportType, raw, top.child("report_types", name, label=f"report_types.{name}"))
+        for name, raw in document["report_types"].items()
+    }
+
+
+def _report_places(top: Place) -> list[Place]:
+    reports = top.node.get("reports") or []
+    if not isinstance(reports, list):
+        raise top.error("`reports` must be a list of entries", "reports")
+    places = []
+    for index, raw in enumerate(reports):
+        report_type = raw.get("report_type") if isinstance(raw, dict) else None
+        label = f"reports[{index}]" + (f" ({report_type})" if isinstance(report_type, str) else "")
+        places.append(top.child("reports", index, label=label))
+    return places
+
+
+def _report(
+    place: Place, known_types: Mapping[str, ReportType], types_file: str, defaults: Defaults
+) -> tuple[ReportSource, Place]:
+    if not isinstance(place.node, dict):
+        raise place.error("each entry needs at least `report_type`")
+    entry = validate(ReportEntry, place.node, place)
+    report_type = entry.report_type
+    known = known_types.get(report_type)
+    if known is None and entry.columns is None:
+        hint = did_you_mean(report_type, known_types)
+        raise place.error(
+            f"{report_type!r} is not in {types_file}{hint}{' Otherwise' if hint else ';'} give its "
+            "`columns` (name: type), `interval` and `split_column` here",
+            "report_type",
         )
-    return text
-
-
-def _columns(raw: Any, where: str) -> tuple[Column, ...]:
-    if isinstance(raw, list):
-        raw = {str(name): "text" for name in raw}
-    if not isinstance(raw, dict) or not raw:
-        raise CatalogError(f"{where}: `columns` must map column names to types")
-    return tuple(
-        Column(_name(name, f"{where}: column"), _column_type(kind, f"{where}: column {name}"))
-        for name, kind in raw.items()
+    known = known or ReportType(columns=entry.columns or {})  # a new type: only what the entry says
+    columns = _columns(entry, known, place)
+    split_column = _requested_column("split_column", entry, known, columns, place)
+    unique_column = _requested_column("unique_column", entry, known, columns, place)
+    interval = entry.interval or known.interval
+    if interval == "end" and split_column is not None:
+        raise place.error("a snapshot report (interval: end) cannot have a split_column", "interval")
+    parameters = {}
+    for key in ("currency", "reporting_category"):
+        value = getattr(entry, key)
+        if value is not None:
+            if key not in known.optional_parameters:
+                raise place.error(f"{report_type} does not take `{key}`", key)
+            parameters[key] = value
+    settings = defaults.apply(entry)
+    if settings["timezone"] != "UTC" and "timezone" not in known.optional_parameters:
+        raise place.error(f"{report_type} does not take a `timezone`", "timezone")
+    name = entry.name or _default_name(report_type, place)
+    source = ReportSource(
+        origin=place.at(),
+        name=name,
+        report_type=report_type,
+        table=entry.table or name,
+        description=entry.description or known.name or report_type,
+        interval=interval,
+        columns=tuple(Column(column, kind) for column, kind in columns.items()),
+        split_column=split_column,
+        unique_column=unique_column,
+        parameters=parameters,
+        connect=entry.connect,
+        connected_account_type=_either(known.connect, report_type.startswith("connected_account_")),
+        **settings,
     )
+    return source, place
 
 
-def _column_type(value: Any, where: str) -> str:
-    text = str(value).strip().lower()
-    if not _COLUMN_TYPE.match(text):
-        raise CatalogError(
-            f"{where}: unknown column type {value!r}; use text, bigint, double, boolean, date, "
-            "timestamp, money or decimal(p,s)"
+def _columns(entry: ReportEntry, known: ReportType, place: Place) -> dict[str, str]:
+    """The entry's columns (its own, else its type's) with ``column_types`` applied."""
+    columns = dict(known.columns if entry.columns is None else entry.columns)
+    for column, kind in (entry.column_types or {}).items():
+        if column not in columns:
+            raise place.error(f"column_types names unknown column {column!r}", "column_types", column)
+        columns[column] = kind
+    if not columns:
+        raise place.error("`columns` must map column names to types", "columns")
+    return columns
+
+
+def _requested_column(
+    key: str, entry: ReportEntry, known: ReportType, columns: Mapping[str, str], place: Place
+) -> str | None:
+    """The entry's ``key`` (even ``null``), else its type's; it must be one of the requested columns."""
+    overridden = key in entry.model_fields_set
+    column = getattr(entry if overridden else known, key)
+    if column is not None and column not in columns:
+        where = key if overridden else "columns"
+        raise place.error(
+            f"{key} {column!r} is not one of the requested columns; add it to `columns`, "
+            f"{_MISSING_COLUMN_HINTS[key]}",
+            where,
         )
-    return text
+    return column
 
 
-def _timezone(value: Any, where: str) -> str:
-    text = str(value)
-    if text in ("UTC", "Etc/UTC"):
-        return "UTC"
+def _default_name(report_type: str, place: Place) -> str:
     try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise CatalogError(f"{where}: {text!r} is not an IANA time zone (e.g. America/New_York)") from error
-    return text
-
-
-def _date(value: Any, where: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
+        return asset_name(re.sub(r"[^a-z0-9]+", "_", report_type.lower()).strip("_"))
     except ValueError as error:
-        raise CatalogError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from error
+        raise place.error(f"{error}; give the entry a `name`", "report_type") from None
 
 
-def _days(value: Any, where: str) -> int:
+# ---- Sigma queries ------------------------------------------------------------------------------
+
+
+def _sigma(path: Path, defaults: Defaults) -> tuple[SigmaSource, Place]:
+    text = path.read_text()
+    place = Place(_shown(path), "", _sql_header(text, path), 1)
+    header = validate(SqlHeader, place.node, place, noun="header")
     try:
-        days = int(value)
-    except (TypeError, ValueError) as error:
-        raise CatalogError(f"{where}: {value!r} is not a whole number of days") from error
-    if not 1 <= days <= 31:
-        raise CatalogError(f"{where}: must be between 1 and 31 days, not {days}")
-    return days
+        name = asset_name(path.stem)
+    except ValueError as error:
+        raise place.error(f"file name (asset name): {error}") from None
+    _check_sql(text, place)
+    source = SigmaSource(
+        origin=place.file,
+        name=name,
+        path=path,
+        sql=text,
+        table=header.table or name,
+        description=header.description or f"Sigma query {path.name}",
+        split_column=header.partition_column,
+        saved_query=header.saved_query,
+        connect=header.connect,
+        **defaults.apply(header),
+    )
+    return source, place
 
 
-def _connect(value: Any, where: str) -> ConnectMode:
-    if value in (None, "", False, "none"):
-        return None
-    if value == "per_account":
-        return "per_account"
-    raise CatalogError(f"{where}: connect must be `per_account` (one partition per connected account)")
+def _sql_header(text: str, path: Path) -> LineDict:
+    """The ``-- key: value`` lines before the first statement line (an empty value sets nothing)."""
+    header = LineDict(1)
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("--"):
+            break
+        match = _HEADER_LINE.match(stripped)
+        if match is None:
+            continue  # a blank line or an ordinary comment
+        key, value = match.groups()
+        if key in header.lines:
+            raise CatalogError(
+                f"{_shown(path)}, line {number}: `{key}` is set twice (first on line {header.lines[key]})"
+            )
+        header[key], header.lines[key] = value or None, number
+    return header
+
+
+def _check_sql(text: str, place: Place) -> None:
+    """One SELECT with only the window parameters (:func:`pipelines.sigma_sql.parse_query`)."""
+    lines = text.splitlines()
+    first = next(
+        (n for n, line in enumerate(lines, 1) if line.strip() and not line.strip().startswith("--")), None
+    )
+    if first is None:
+        raise CatalogError(f"{place.file}, line {max(len(lines), 1)}: the file holds no SQL")
+    try:
+        parse_query(text, place.file)
+    except SigmaSqlError as error:
+        cause = error.__cause__
+        details = cause.errors[0] if isinstance(cause, ParseError) and cause.errors else {}
+        line = details.get("line", first)
+        raise CatalogError(
+            f"{place.file}, line {line}: {str(error).removeprefix(f'{place.file}: ')}"
+        ) from error
+
+
+# ---- across entries --------------------------------------------------------------------------------
+
+
+def _check_unique(entries: list[tuple[Source, Place]]) -> None:
+    """No two entries share an asset name or a table."""
+    names: dict[str, str] = {}
+    tables: dict[str, str] = {}
+    for source, place in entries:
+        if source.name in names:
+            raise place.error(
+                f"asset name {source.name!r} is used twice: here and in {names[source.name]}; "
+                "give one of them a `name`",
+                "name",
+            )
+        if source.table in tables:
+            raise place.error(
+                f"table {source.table!r} is used twice: here and in {tables[source.table]}; "
+                "give one of them a `table`",
+                "table",
+            )
+        names[source.name] = tables[source.table] = source.origin
+
+
+def _either(value: Any, default: Any) -> Any:
+    """``value`` unless it is not set (``None``); an empty list or ``false`` is a setting."""
+    return default if value is None else value
