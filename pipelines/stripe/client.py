@@ -1,18 +1,24 @@
-"""The HTTP layer: one ``httpx.Client`` speaking Stripe's v1 conventions, with retries and typed errors.
+"""The HTTP layer: one ``httpx.Client`` for Stripe's v1 and ``/v2`` APIs, with retries and typed errors.
 
 Everything Stripe-specific about transport lives here: Bearer auth, ``Stripe-Version``,
-``Stripe-Account``, bracketed form bodies, an ``Idempotency-Key`` on every POST, the retry
-precedence of :mod:`pipelines.stripe.retries`, and the mapping of error responses to the classes in
-:mod:`pipelines.stripe.errors`. The runners above it only see JSON objects and exceptions.
+``Stripe-Account`` (v1) or ``Stripe-Context`` (``/v2``), bracketed form bodies (v1) or JSON bodies
+(``/v2``), an ``Idempotency-Key`` on every POST, the retry precedence of
+:mod:`pipelines.stripe.retries`, and the mapping of error responses to the classes in
+:mod:`pipelines.stripe.errors`. Both API generations share one connection pool, one retry loop and
+one error mapping; they differ only in how a request is encoded and which headers it carries. The
+runners above it only see JSON objects and exceptions.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import random
 import uuid
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
@@ -30,12 +36,27 @@ from pipelines.stripe.errors import (
 )
 from pipelines.stripe.forms import encode, flatten
 from pipelines.stripe.retries import RETRYABLE_TRANSPORT_ERRORS, Backoff, retry_after_seconds, should_retry
+from pipelines.stripe.timestamps import to_rfc3339
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_FILES_BASE = "https://files.stripe.com"
 USER_AGENT = f"stripe-report-pipelines/0.1 httpx/{httpx.__version__}"
+DEFAULT_DATA_API_VERSION = "2026-10-28.preview"
+"""The ``Stripe-Version`` sent on ``/v2`` requests: the preview that announced ``/v2/data``.
+Every ``/v2`` request must carry a version, and ``/v2/data`` exists only in ``.preview`` versions."""
+
+_Api = Literal["v1", "v2", "link"]
+"""Which conventions a request follows: v1 (form), ``/v2`` (JSON), or a pre-signed link (no key)."""
+
+#: ``/v2`` error ``type`` values that decide the class on their own (stripe-python's
+#: ``specific_v2_api_error``); any other type falls back to the v1 mapping by HTTP status.
+_V2_ERROR_TYPES: dict[str, type[StripeError]] = {
+    "rate_limit": RateLimitError,
+    "idempotency_error": IdempotencyError,
+    "service_unavailable": APIError,
+}
 
 
 def redacted(api_key: str) -> str:
@@ -82,6 +103,9 @@ class StripeClient:
     Stripe; the same server for an emulator). ``transport`` replaces the network, e.g. with an
     ``httpx.MockTransport`` in tests; ``clock`` replaces sleeping and time-keeping the same way.
     ``max_network_retries`` counts retries after the first attempt.
+
+    ``stripe_version`` is sent on v1 requests when given (v1 works without one);
+    ``data_api_version`` is sent on every ``/v2`` request, which requires one.
     """
 
     def __init__(
@@ -96,7 +120,10 @@ class StripeClient:
         *,
         backoff: Backoff | None = None,
         clock: Clock | None = None,
+        data_api_version: str = DEFAULT_DATA_API_VERSION,
     ) -> None:
+        if not isinstance(data_api_version, str) or not data_api_version.strip():
+            raise ValueError("data_api_version is required: every /v2 request must name a Stripe-Version")
         if not isinstance(api_key, str) or not api_key.strip():
             raise ValueError("a Stripe API key is required")
         if api_key != api_key.strip() or any(c.isspace() for c in api_key):
@@ -107,6 +134,7 @@ class StripeClient:
         self.api_base = _base_url(api_base, "api_base")
         self.files_base = _base_url(files_base, "files_base")
         self.stripe_version = stripe_version
+        self.data_api_version = data_api_version.strip()
         self.max_network_retries = max_network_retries
         self.backoff = backoff or Backoff()
         self.clock: Clock = clock or SystemClock()
@@ -127,7 +155,8 @@ class StripeClient:
     def __repr__(self) -> str:
         return (
             f"StripeClient(api_base={self.api_base!r}, files_base={self.files_base!r}, "
-            f"api_key={self._api_key!r}, stripe_version={self.stripe_version!r})"
+            f"api_key={self._api_key!r}, stripe_version={self.stripe_version!r}, "
+            f"data_api_version={self.data_api_version!r})"
         )
 
     def __enter__(self) -> StripeClient:
@@ -161,7 +190,14 @@ class StripeClient:
         method = method.upper()
         if data is not None and method != "POST":
             raise ValueError(f"a {method} request has no body; pass params instead of data")
-        headers = self._headers(method, idempotency_key=idempotency_key, stripe_account=stripe_account)
+        if path.startswith("/v2/"):
+            raise ValueError(f"{path} is a /v2 path: /v2 takes JSON bodies, so use request_v2()")
+        headers = self._headers(
+            method,
+            idempotency_key=idempotency_key,
+            scope=("Stripe-Account", stripe_account),
+            content_type="application/x-www-form-urlencoded",
+        )
         content = encode(data or {}) if method == "POST" else None
         response = self._send(
             method,
@@ -170,8 +206,103 @@ class StripeClient:
             content=content,
             headers=headers,
             stream=False,
+            api="v1",
         )
         return self._json(response)
+
+    def request_v2(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        stripe_context: str | None = None,
+    ) -> dict[str, Any]:
+        """Call ``method path`` on Stripe's ``/v2`` API and return the JSON object it answered with.
+
+        ``json`` is the request body (POST only, ``Content-Type: application/json``; datetimes
+        become RFC 3339 strings, decimals strings). ``params`` go in the query string with indexed
+        arrays (``include[0]=result.inline``), which ``/v2`` requires even for a single value.
+        ``Stripe-Version`` is the client's ``data_api_version``; ``stripe_context`` sets
+        ``Stripe-Context`` (``/v2``'s successor to ``Stripe-Account``). A POST always carries an
+        Idempotency-Key, kept across retries: a ``/v2`` replay returns the current state of what
+        the first request created. Retries and errors are those of :meth:`request`, with ``/v2``
+        error types (``rate_limit``, ``idempotency_error``, ``service_unavailable``) honoured first.
+        """
+        method = method.upper()
+        if json is not None and method != "POST":
+            raise ValueError(f"a {method} request has no body; pass params instead of json")
+        if not path.startswith("/v2/"):
+            raise ValueError(f"request_v2() calls /v2 paths only, got {path!r}")
+        headers = self._headers(
+            method,
+            idempotency_key=idempotency_key,
+            scope=("Stripe-Context", stripe_context),
+            content_type="application/json",
+        )
+        # Per request, so that it replaces the client-wide v1 version (if any) on /v2 only.
+        headers["Stripe-Version"] = self.data_api_version
+        content = _json_body(json or {}) if method == "POST" else None
+        response = self._send(
+            method,
+            self._url(self.api_base, path),
+            query=flatten(params, timestamp=to_rfc3339) if params else None,
+            content=content,
+            headers=headers,
+            stream=False,
+            api="v2",
+        )
+        return self._json(response)
+
+    def list_v2(
+        self, path: str, params: Mapping[str, Any] | None = None, *, stripe_context: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a ``/v2`` list endpoint, following ``next_page_url`` until it is null.
+
+        ``params`` (filters, ``limit``, ``include``) go on the first request only: ``/v2`` carries
+        them inside ``next_page_url`` and refuses filters changed after the first page, so each
+        later page is fetched exactly as Stripe named it (as stripe-python's ``auto_paging_iter``
+        does). Pages are fetched lazily, as the iterator is consumed.
+        """
+        page = self.request_v2("GET", path, params=params, stripe_context=stripe_context)
+        fetched: set[str] = set()
+        while True:
+            data = page.get("data")
+            # stripe-python recognises a /v2 list by both keys being present; so does this.
+            if not isinstance(data, list) or "next_page_url" not in page:
+                raise APIError(f"GET {path} did not return a Stripe /v2 list object")
+            yield from data
+            next_page_url = page.get("next_page_url")
+            if next_page_url is None:
+                return
+            next_path = self._v2_page_path(next_page_url, listing=path)
+            if next_path in fetched:
+                raise APIError(f"GET {path} named the page {next_path} twice; stopping instead of looping")
+            fetched.add(next_path)
+            page = self.request_v2("GET", next_path, stripe_context=stripe_context)
+
+    @contextmanager
+    def stream_url(self, url: str) -> Iterator[httpx.Response]:
+        """GET a pre-signed URL (a ``/v2`` result's ``download_url``) without reading the body.
+
+        The request carries no ``Authorization`` header and none of the client's Stripe headers:
+        a pre-signed link authorises itself, and its host (a storage bucket) must never receive
+        the API key. It goes over the same connection pool and retries transient failures like
+        :meth:`request`; any other status raises :class:`~pipelines.stripe.errors.APIError` with
+        ``http_status`` set, so that the caller can tell an expired link (403/404/410) from the
+        rest. Body errors surface while reading, as with :meth:`stream`.
+        """
+        parsed = httpx.URL(url)
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError("a download link must be an absolute http(s) URL")
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        response = self._send("GET", url, query=None, content=None, headers=headers, stream=True, api="link")
+        try:
+            yield response
+        finally:
+            response.close()
 
     @contextmanager
     def stream(
@@ -189,7 +320,9 @@ class StripeClient:
         only the caller knows whether a partial body can be resumed or must be fetched again.
         The body is requested without compression so that ``Content-Length`` counts the bytes read.
         """
-        headers = self._headers("GET", idempotency_key=None, stripe_account=stripe_account)
+        headers = self._headers(
+            "GET", idempotency_key=None, scope=("Stripe-Account", stripe_account), content_type=None
+        )
         headers["Accept-Encoding"] = "identity"
         response = self._send(
             "GET",
@@ -198,6 +331,7 @@ class StripeClient:
             content=None,
             headers=headers,
             stream=True,
+            api="v1",
         )
         try:
             yield response
@@ -226,13 +360,21 @@ class StripeClient:
             query["starting_after"] = data[-1]["id"]
 
     def _headers(
-        self, method: str, *, idempotency_key: str | None, stripe_account: str | None
+        self,
+        method: str,
+        *,
+        idempotency_key: str | None,
+        scope: tuple[str, str | None],
+        content_type: str | None,
     ) -> dict[str, str]:
+        # ``scope`` is the account header of the API generation: Stripe-Account or Stripe-Context.
         headers: dict[str, str] = {}
-        if stripe_account:
-            headers["Stripe-Account"] = stripe_account
+        scope_header, scope_value = scope
+        if scope_value:
+            headers[scope_header] = scope_value
         if method == "POST":
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            if content_type:
+                headers["Content-Type"] = content_type
             headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
         elif idempotency_key is not None:
             raise ValueError(f"idempotency keys apply to POST requests, not {method}")
@@ -246,6 +388,33 @@ class StripeClient:
             raise ValueError(f"expected a path starting with '/', got {path!r}")
         return base + path
 
+    def _v2_page_path(self, next_page_url: Any, *, listing: str) -> str:
+        # Stripe gives a path; an absolute URL is accepted only on the API host, since the next page
+        # is fetched with the key.
+        if isinstance(next_page_url, str) and next_page_url.startswith(self.api_base + "/"):
+            next_page_url = next_page_url[len(self.api_base) :]
+        if not isinstance(next_page_url, str) or not next_page_url.startswith("/v2/"):
+            raise APIError(f"GET {listing} gave a next_page_url that is not a /v2 path on the API host")
+        return next_page_url
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        *,
+        query: list[tuple[str, str]] | None,
+        content: str | None,
+        headers: dict[str, str],
+        api: _Api,
+    ) -> httpx.Request:
+        if api != "link":
+            return self._http.build_request(method, url, params=query, content=content, headers=headers)
+        # Built by hand rather than by the client, so that none of the client's default headers
+        # (Stripe-Version, Accept) go to a foreign host; only the timeout is taken over.
+        return httpx.Request(
+            method, url, headers=headers, extensions={"timeout": self._http.timeout.as_dict()}
+        )
+
     def _send(
         self,
         method: str,
@@ -255,12 +424,15 @@ class StripeClient:
         content: str | None,
         headers: dict[str, str],
         stream: bool,
+        api: _Api,
     ) -> httpx.Response:
+        # ``auth=None`` is httpx's "no auth for this request": the key stays off pre-signed links.
+        auth = None if api == "link" else httpx.USE_CLIENT_DEFAULT
         retry = 0
         while True:
-            request = self._http.build_request(method, url, params=query, content=content, headers=headers)
+            request = self._build(method, url, query=query, content=content, headers=headers, api=api)
             try:
-                response = self._http.send(request, stream=stream)
+                response = self._http.send(request, stream=stream, auth=auth)
             except RETRYABLE_TRANSPORT_ERRORS as exc:
                 if retry >= self.max_network_retries:
                     raise self._connection_error(request, exc, attempts=retry + 1) from exc
@@ -284,7 +456,7 @@ class StripeClient:
                 pass  # the status alone still says what went wrong; the message falls back to it
             finally:
                 response.close()
-            raise self._status_error(response)
+            raise self._status_error(response, api)
 
     def _wait(self, request: httpx.Request, retry: int, *, reason: str, retry_after: float | None) -> None:
         delay = self.backoff.delay(retry, jitter=self._random.random(), retry_after=retry_after)
@@ -313,8 +485,17 @@ class StripeClient:
         )
         return APIConnectionError(self._redact(message))
 
-    def _status_error(self, response: httpx.Response) -> StripeError:
+    def _status_error(self, response: httpx.Response, api: _Api) -> StripeError:
         status = response.status_code
+        if api == "link":
+            # A storage host's refusal says nothing about the key or the request to Stripe (an
+            # expired link answers 403 or 404), so no v1 class applies; the caller reads the status.
+            return APIError(
+                f"the download link answered HTTP {status} {response.reason_phrase} for "
+                f"GET {response.request.url.host}{response.request.url.path}",
+                http_status=status,
+                request_id=response.headers.get("Request-Id"),
+            )
         error = _error_object(response)
         code = _text(error.get("code"))
         error_type = _text(error.get("type"))
@@ -322,19 +503,9 @@ class StripeClient:
             f"Stripe returned HTTP {status} {response.reason_phrase} for "
             f"{response.request.method} {response.request.url.path}"
         )
-        cls: type[StripeError]
-        if status == 429 or (status == 400 and code == "rate_limit"):
-            cls = RateLimitError
-        elif error_type == "idempotency_error":
-            cls = IdempotencyError
-        elif status in (400, 404):
-            cls = InvalidRequestError
-        elif status == 401:
-            cls = AuthenticationError
-        elif status == 403:
-            cls = PermissionDeniedError
-        else:
-            cls = APIError
+        cls = _V2_ERROR_TYPES.get(error_type or "") if api == "v2" else None
+        if cls is None:
+            cls = _error_class(status, code, error_type)
         return cls(
             self._redact(message),
             http_status=status,
@@ -357,6 +528,38 @@ class StripeClient:
                 request_id=response.headers.get("Request-Id"),
             )
         return body
+
+
+def _error_class(status: int, code: str | None, error_type: str | None) -> type[StripeError]:
+    """The v1 mapping (stripe-python's ``specific_v1_api_error``), also ``/v2``'s fallback."""
+    if status == 429 or (status == 400 and code == "rate_limit"):
+        return RateLimitError
+    if error_type == "idempotency_error":
+        return IdempotencyError
+    if status in (400, 404):
+        return InvalidRequestError
+    if status == 401:
+        return AuthenticationError
+    if status == 403:
+        return PermissionDeniedError
+    return APIError
+
+
+def _json_body(body: Mapping[str, Any]) -> str:
+    return jsonlib.dumps(body, default=_json_value, separators=(",", ":"))
+
+
+def _json_value(value: Any) -> Any:
+    # /v2 spells instants as RFC 3339 and exact decimals as strings.
+    if isinstance(value, datetime):
+        return to_rfc3339(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple | frozenset | set):
+        return list(value)
+    raise TypeError(f"cannot JSON-encode a {type(value).__name__} for a /v2 request")
 
 
 def _base_url(url: str, name: str) -> str:

@@ -7,7 +7,7 @@ fields), and stripe-python is not a runtime dependency, so the flattening is wri
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,14 +15,23 @@ from urllib.parse import urlencode
 
 from pipelines.stripe.timestamps import to_unix
 
+TimestampFormat = Callable[[datetime], str]
+"""How a datetime parameter is written: unix seconds for v1, RFC 3339 for ``/v2`` query strings."""
 
-def flatten(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+
+def _unix_text(moment: datetime) -> str:
+    return str(to_unix(moment))
+
+
+def flatten(params: Mapping[str, Any], *, timestamp: TimestampFormat = _unix_text) -> list[tuple[str, str]]:
     """Form fields for ``params``, in order: nested mappings and sequences use bracket notation.
 
     ``None`` values are left out (Stripe treats an absent parameter as its default), booleans are
-    ``true``/``false``, tz-aware datetimes are unix seconds.
+    ``true``/``false``, tz-aware datetimes are unix seconds unless ``timestamp`` says otherwise.
+    Sequences are always indexed (``include[0]=...``), which both v1 and ``/v2`` accept and ``/v2``
+    requires.
     """
-    return list(_fields_of(params, prefix=None))
+    return list(_fields_of(params, prefix=None, timestamp=timestamp))
 
 
 def encode(params: Mapping[str, Any]) -> str:
@@ -30,29 +39,31 @@ def encode(params: Mapping[str, Any]) -> str:
     return urlencode(flatten(params))
 
 
-def _fields_of(params: Mapping[str, Any], prefix: str | None) -> Iterator[tuple[str, str]]:
+def _fields_of(
+    params: Mapping[str, Any], prefix: str | None, timestamp: TimestampFormat
+) -> Iterator[tuple[str, str]]:
     for key, value in params.items():
         name = str(key) if prefix is None else f"{prefix}[{key}]"
-        yield from _fields(name, value)
+        yield from _fields(name, value, timestamp)
 
 
-def _fields(name: str, value: Any) -> Iterator[tuple[str, str]]:
+def _fields(name: str, value: Any, timestamp: TimestampFormat) -> Iterator[tuple[str, str]]:
     if value is None:
         return
     if isinstance(value, Mapping):
-        yield from _fields_of(value, prefix=name)
+        yield from _fields_of(value, prefix=name, timestamp=timestamp)
     elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
         for index, item in enumerate(value):
-            yield from _fields(f"{name}[{index}]", item)
+            yield from _fields(f"{name}[{index}]", item, timestamp)
     else:
-        yield name, _scalar(name, value)
+        yield name, _scalar(name, value, timestamp)
 
 
-def _scalar(name: str, value: Any) -> str:
+def _scalar(name: str, value: Any, timestamp: TimestampFormat) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return str(to_unix(value))
+        return timestamp(value)
     if isinstance(value, str | int | float | Decimal):
         return str(value)
     raise TypeError(f"cannot form-encode {name}={type(value).__name__}; pass str, number, bool or datetime")
