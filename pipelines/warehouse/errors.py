@@ -6,21 +6,47 @@ decides between "retry" and "fail once, clearly" without knowing the classes::
 
     WarehouseError                  retryable = False: the same load fails the same way again
     ├── IdentifierError             (also a ValueError) a name is not a plain SQL identifier
-    ├── MissingColumnsError         the file lacks a declared, split or unique column
+    ├── LoadSpecError               (also a ValueError) the load asked for is inconsistent
+    ├── MissingColumnsError         the file lacks a declared, split, unique or freshness column
     ├── MalformedFileError          the file does not parse (file, line, reason)
     ├── SchemaDriftError            the file's data does not fit an existing column
     ├── RowsOutsideWindowsError     rows belong to none of the windows being replaced
     ├── DuplicateRowsError          the file repeats a unique value within a window
+    ├── RowCountMismatchError       records in the file, rows inserted and rows counted disagree
+    ├── StaleLoadError              the table holds newer data for the windows than the load brings
     └── WarehouseBusyError          retryable = True: another process held the database file
+
+Messages name the file, the line and the column, and quote at most the first characters of the
+offending value (:func:`shown`): a row's other fields (customer emails, amounts) never reach a log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-MissingRole = Literal["declared", "split", "unique"]
+MissingRole = Literal["declared", "split", "unique", "freshness"]
+
+#: How much of an offending value an error message quotes.
+SHOWN_CHARACTERS = 12
+
+
+def shown(value: object) -> str:
+    """``value`` for an error message: its first :data:`SHOWN_CHARACTERS` characters, quoted, with
+    ``…`` when there is more; enough to find the value, too little to carry a row's contents."""
+    text = str(value)
+    if len(text) > SHOWN_CHARACTERS:
+        return repr(text[:SHOWN_CHARACTERS] + "…")
+    return repr(text)
+
+
+def utc_text(moment: datetime) -> str:
+    """An instant in ISO 8601, UTC; a naive datetime is taken as UTC (as the warehouse stores them)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 class WarehouseError(Exception):
@@ -37,12 +63,20 @@ class IdentifierError(WarehouseError, ValueError):
     """A schema, table or column name is not a plain SQL identifier."""
 
 
+class LoadSpecError(WarehouseError, ValueError):
+    """The load asked for cannot be carried out as specified, whatever the file holds: windows that
+    overlap or repeat, a split column of an unusable type, window keys that do not fit it, a
+    freshness without a time zone, a column a read names that the table does not have."""
+
+
 class MissingColumnsError(WarehouseError):
     """The file's header lacks columns the load needs; raised before the database is touched.
 
     ``role`` says what the columns were needed for: ``declared`` (``LoadSpec.columns`` names them),
-    ``split`` (the split column: rows cannot be assigned to windows without it) or ``unique`` (the
-    unique column: a repeated record could not be refused). ``table`` is the schema-qualified name.
+    ``split`` (the split column: rows cannot be assigned to windows without it), ``unique`` (the
+    unique column: a repeated record could not be refused) or ``freshness`` (neither the file nor
+    the lineage brings the freshness column, so newer data could not be told from older).
+    ``table`` is the schema-qualified name.
     """
 
     def __init__(self, path: Path, table: str, missing: Sequence[str], role: MissingRole) -> None:
@@ -57,9 +91,14 @@ class MissingColumnsError(WarehouseError):
             what = (
                 f"lacks split column {names} of {table}, without which its rows cannot be assigned to windows"
             )
-        else:
+        elif role == "unique":
             what = (
                 f"lacks unique column {names} of {table}, without which a repeated record cannot be refused"
+            )
+        else:
+            what = (
+                f"lacks freshness column {names} of {table} (nor is it a lineage column), without which "
+                "older data cannot be told from newer"
             )
         super().__init__(f"{self.path.name} {what}; nothing was loaded")
 
@@ -80,14 +119,21 @@ class SchemaDriftError(WarehouseError):
 
 
 class MalformedFileError(WarehouseError):
-    """The CSV file cannot be parsed: bad quoting, a wrong number of fields or a value of the wrong type."""
+    """The CSV file cannot be parsed: bad quoting, a wrong number of fields or a value of the wrong type.
 
-    def __init__(self, path: Path, line: int | None, reason: str) -> None:
+    ``line`` is the line the offending record starts on (None when no line can be named),
+    ``offset`` the byte offset in the file where the problem is, when it is known to the byte (an
+    invalid UTF-8 sequence, a stray quote).
+    """
+
+    def __init__(self, path: Path, line: int | None, reason: str, *, offset: int | None = None) -> None:
         self.path = Path(path)
         self.line = line
         self.reason = reason
+        self.offset = offset
         where = f"{self.path.name}, line {line}" if line is not None else self.path.name
-        super().__init__(f"{where}: {reason} (file {self.path}); nothing was loaded")
+        at = f", byte offset {offset}" if offset is not None else ""
+        super().__init__(f"{where}{at}: {reason} (file {self.path}); nothing was loaded")
 
 
 class RowsOutsideWindowsError(WarehouseError):
@@ -119,6 +165,47 @@ class DuplicateRowsError(WarehouseError):
         super().__init__(
             f"{self.path.name}: {column} {value!r} appears {copies} times in {key}{more}, but each "
             f"{column} may appear only once per window of {table}; nothing was loaded"
+        )
+
+
+class RowCountMismatchError(WarehouseError):
+    """The rows of a load do not add up: the records the file holds, the rows the database reports
+    inserting and the rows counted in the windows after the insert (inside the transaction) differ.
+    Raised before the commit, so the table is unchanged."""
+
+    def __init__(
+        self, path: Path, table: str, records_in_file: int, rows_inserted: int, rows_in_windows: int
+    ) -> None:
+        self.path = Path(path)
+        self.table = table
+        self.records_in_file = records_in_file
+        self.rows_inserted = rows_inserted
+        self.rows_in_windows = rows_in_windows
+        super().__init__(
+            f"{self.path.name}: {records_in_file} record(s) in the file, {rows_inserted} row(s) inserted "
+            f"into {table} by the database, {rows_in_windows} row(s) counted in the windows after the "
+            "insert; they must be equal, so the load was rolled back and nothing was loaded"
+        )
+
+
+class StaleLoadError(WarehouseError):
+    """The table already holds rows for the load's windows (and scope) computed later than the load's
+    own data: loading would put older data over newer. ``windows`` are the window keys holding newer
+    rows, ``stored`` the latest freshness found there, ``freshness`` the load's (both aware, UTC)."""
+
+    def __init__(
+        self, table: str, column: str, windows: Sequence[str], stored: datetime, freshness: datetime
+    ) -> None:
+        self.table = table
+        self.column = column
+        self.windows = list(windows)
+        self.stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+        self.freshness = freshness
+        shown_windows = ", ".join(self.windows[:10]) + (", ..." if len(self.windows) > 10 else "")
+        super().__init__(
+            f"table {table}: window(s) {shown_windows} hold rows with {column} {utc_text(self.stored)}, "
+            f"later than this load's {utc_text(freshness)}; older data does not replace newer, so "
+            "nothing was loaded (a newer run has landed these windows already)"
         )
 
 

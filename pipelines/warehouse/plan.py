@@ -35,6 +35,7 @@ from pipelines.warehouse.logical_types import (
     to_database_value,
 )
 from pipelines.warehouse.partitioning import SplitRule
+from pipelines.warehouse.scan import FileScan
 from pipelines.warehouse.spec import Column, LoadSpec
 
 # Names of the indexes a path creates (the PostgreSQL path indexes _partition).
@@ -47,6 +48,7 @@ class LoadPlan:
 
     spec: LoadSpec
     csv: CsvFile
+    scan: FileScan  # what one pass over the file's bytes found: its record count, its longest record
     table_name: str  # schema-qualified, unquoted, for messages
     target: sa.Table  # every column the table will have
     columns: Mapping[str, LogicalType]  # the same columns, in table order, with their logical types
@@ -121,6 +123,7 @@ def check_file_columns(spec: LoadSpec, header: Sequence[str], path: Path, table_
 def build_plan(
     spec: LoadSpec,
     csv_file: CsvFile,
+    scan: FileScan,
     schema: str | None,
     existing: Mapping[str, LogicalType] | None,
     inferred: Mapping[str, LogicalType | None],
@@ -194,6 +197,7 @@ def build_plan(
     return LoadPlan(
         spec=spec,
         csv=csv_file,
+        scan=scan,
         table_name=table_name,
         target=target,
         columns=columns,

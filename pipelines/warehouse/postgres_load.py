@@ -1,12 +1,19 @@
-"""PostgreSQL: ``COPY ... FROM STDIN`` (psycopg 3) into a typed temporary table, then ``INSERT ... SELECT``.
+r"""PostgreSQL: ``COPY ... FROM STDIN`` (psycopg 3) into a typed temporary table, then ``INSERT ... SELECT``.
 
 The file is streamed in chunks, so memory does not grow with its size. Staging first means a file
 that does not parse, or has rows outside every window, fails before anything is deleted.
+
+COPY reads CSV with two rules of its own, so two kinds of line are edited on the way (found by the
+scan, never inside a quoted field): a record that is exactly ``\.`` is COPY's end-of-data marker
+(PostgreSQL before 18 silently stops reading there), so it is sent quoted, ``"\."``, the same
+value; a blank line, which DuckDB and the portable path skip, COPY refuses, so it is left out.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import psycopg
 import sqlalchemy as sa
@@ -54,8 +61,8 @@ class PostgresLoad(BulkLoad):
         raw = conn.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
         try:
-            with raw.cursor() as cursor, cursor.copy(copy) as stream, plan.csv.path.open("rb") as handle:
-                while chunk := handle.read(CHUNK_BYTES):
+            with raw.cursor() as cursor, cursor.copy(copy) as stream:
+                for chunk in copy_chunks(plan.csv.path, self._edits()):
                     stream.write(chunk)
         except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat) as error:
             raise self.malformed(str(error)) from None
@@ -65,6 +72,12 @@ class PostgresLoad(BulkLoad):
             sa.select(partition, sa.func.count()).select_from(self._stage).group_by(partition)
         ).all()
         self._rows = self.counts({key: count for key, count in rows}, lambda: self._example(conn))
+
+    def _edits(self) -> list[tuple[int, int, bytes]]:
+        scan = self.plan.scan
+        edits = [(offset, 2, b'"\\."') for offset in scan.end_markers]
+        edits += [(offset, length, b"") for offset, length in scan.blank_lines]
+        return sorted(edits)
 
     def insert(self, conn: sa.Connection) -> dict[str, int]:
         plan = self.plan
@@ -88,3 +101,28 @@ class PostgresLoad(BulkLoad):
         if column is None:
             return None
         return conn.execute(sa.select(column).where(self.plan.split.sql(column).is_(None)).limit(1)).scalar()
+
+
+def copy_chunks(path: Path, edits: list[tuple[int, int, bytes]]) -> Iterator[bytes]:
+    """The file's bytes in chunks of at most CHUNK_BYTES, with each ``(offset, length, replacement)``
+    of ``edits`` (sorted, not overlapping) applied: those bytes sent as ``replacement`` instead."""
+    with path.open("rb") as handle:
+        position = 0
+        for offset, length, replacement in edits:
+            yield from _read(handle, offset - position)
+            handle.seek(offset + length)
+            if replacement:
+                yield replacement
+            position = offset + length
+        yield from _read(handle, None)
+
+
+def _read(handle: BinaryIO, count: int | None) -> Iterator[bytes]:
+    """``count`` bytes from ``handle`` (None: to its end), in chunks of at most CHUNK_BYTES."""
+    while count is None or count > 0:
+        chunk = handle.read(CHUNK_BYTES if count is None else min(CHUNK_BYTES, count))
+        if not chunk:
+            return
+        if count is not None:
+            count -= len(chunk)
+        yield chunk

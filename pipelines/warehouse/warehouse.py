@@ -32,6 +32,7 @@ from pipelines.warehouse.locks import (
     retry_conflicts,
 )
 from pipelines.warehouse.plan import LoadPlan, build_plan, check_file_columns
+from pipelines.warehouse.scan import scan_file
 from pipelines.warehouse.spec import Column, LoadResult, LoadSpec
 
 DEFAULT_BUSY_TIMEOUT = 120.0
@@ -259,6 +260,7 @@ class Warehouse:
         csv_file = CsvFile(Path(csv_path))
         # What only the file can tell is settled before the database is touched (and locked).
         check_file_columns(spec, csv_file.header, csv_file.path, self._display(table))
+        scan = scan_file(csv_file.path)
         declared = {column.name for column in spec.columns or ()}
         undeclared = [name for name in csv_file.header if name not in declared]
         inferred = infer_types(csv_file, undeclared, self._sample_rows) if undeclared else {}
@@ -271,6 +273,7 @@ class Warehouse:
                 plan = build_plan(
                     spec,
                     csv_file,
+                    scan,
                     self._schema,
                     existing_columns(conn, self._schema, table),
                     inferred,
