@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from pipelines.stripe import DEFAULT_DATA_API_VERSION
+from pipelines.stripe.client import DEFAULT_DATA_API_VERSION
 from pipelines.stripe.errors import (
     APIError,
     AuthenticationError,
