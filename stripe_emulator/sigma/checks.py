@@ -192,7 +192,8 @@ def _check_types(source: Source, node: exp.Expression, inference: TypeInference,
     elif isinstance(node, exp.NullSafeEQ | exp.NullSafeNEQ):
         left, right = type_of(node.this), type_of(node.expression)
         if not coercible(left, right):
-            raise source.error(start_of(node), f"Cannot check if {left} is distinct from {right}")
+            offset = _keyword_after(stream, _end(node.this), "is") or start_of(node)
+            raise source.error(offset, f"Cannot check if {left} is distinct from {right}")
     elif isinstance(node, exp.Between):
         value, low, high = (type_of(node.args.get(k)) for k in ("this", "low", "high"))
         if not (coercible(value, low) and coercible(value, high)):
@@ -216,7 +217,7 @@ def _check_types(source: Source, node: exp.Expression, inference: TypeInference,
             "day_interval",
             "month_interval",
         }:
-            raise source.error(start_of(node), f"Cannot negate {inner}")
+            raise source.error(_token_before(stream, start_of(node), "-"), f"Cannot negate {inner}")
     elif isinstance(node, exp.DPipe):
         _check_concat(source, [node.this, node.expression], type_of, _operator_offset(node, stream))
     elif isinstance(node, exp.Concat) and node._meta and CALL in node.meta:
@@ -232,8 +233,9 @@ def _check_types(source: Source, node: exp.Expression, inference: TypeInference,
         )
     elif isinstance(node, exp.If) and node.args.get("false") is not None:
         true, false = type_of(node.args.get("true")), type_of(node.args.get("false"))
-        if common_type(true, false) is None and coercible(true, false) is False:
-            raise source.error(start_of(node), f"Result types for IF must be the same: {true} vs {false}")
+        if not coercible(true, false):
+            offset = _token_before(stream, start_of(node), "if")
+            raise source.error(offset, f"Result types for IF must be the same: {true} vs {false}")
     elif isinstance(node, exp.Where | exp.Having):
         condition = type_of(node.this)
         if condition is not None and condition.family in CHECKED_FAMILIES - {"boolean"}:
@@ -243,6 +245,14 @@ def _check_types(source: Source, node: exp.Expression, inference: TypeInference,
             )
     elif isinstance(node, exp.Func):
         _check_arguments(source, node, type_of)
+
+
+def _token_before(stream: list[Token], offset: int | None, text: str) -> int | None:
+    """The last ``text`` token before ``offset`` (where Trino places prefix operators), else ``offset``."""
+    if offset is None:
+        return None
+    found = [tok.start for tok in stream if tok.start < offset and tok.text.lower() == text]
+    return found[-1] if found else offset
 
 
 def _keyword_after(stream: list[Token], offset: int | None, keyword: str) -> int | None:
@@ -305,7 +315,12 @@ def _shown_arguments(node: exp.Func, type_of) -> str:  # type: ignore[no-untyped
     """The argument types in the order the user wrote them (as Trino lists them)."""
     arguments = [v for v in node.iter_expressions() if start_of(v) is not None]
     arguments.sort(key=lambda v: start_of(v) or 0)
-    return ", ".join(str(type_of(v) or "unknown") for v in arguments)
+    shown = [str(type_of(v) or "unknown") for v in arguments]
+    unit = node.args.get("unit")
+    if isinstance(unit, exp.Expression):
+        # sqlglot keeps a unit ('day') as a keyword; the user wrote it as a varchar literal first.
+        shown.insert(0, f"varchar({len(unit.name)})")
+    return ", ".join(shown)
 
 
 def _check_unit(source: Source, node: exp.Func, name: str, argument: TrinoType, offset: int) -> None:

@@ -201,7 +201,8 @@ def check_tokens(source: Source, query: exp.Query, stream: list[Token]) -> None:
             raise refuse("Trino's bit shifts are functions: bitwise_left_shift")
         if kind == TokenType.VAR and token.text.startswith("$"):
             raise refuse("Sigma queries take no parameters")
-        if kind == TokenType.COLON and (not openers or openers[-1] != "["):
+        # json_object('key' : value) is Trino's; any other colon is DuckDB's (slices, parameters).
+        if kind == TokenType.COLON and (not openers or openers[-1] not in ("[", "json_object")):
             raise refuse("Sigma queries take no parameters")
         if kind == TokenType.L_BRACKET and (before is None or before.token_type in _VALUE_STARTS):
             raise refuse("Trino writes arrays as ARRAY[...]")

@@ -88,7 +88,7 @@ def translate_duckdb(message: str, source: Source, query: exp.Expression | None)
     text = _clean_duckdb(message)
     if match := re.search(r'Referenced column "([^"]+)" not found', text):
         return _column_error(source, query, None, match.group(1), "cannot be resolved")
-    if match := re.search(r'Table "([^"]+)" does not have a column named "([^"]+)"', text):
+    if match := re.search(r'(?:Table|Values list) "([^"]+)" does not have a column named "([^"]+)"', text):
         return _column_error(source, query, match.group(1), match.group(2), "cannot be resolved")
     if match := re.search(r'Referenced table "([^"]+)" not found', text):
         return _column_error(source, query, match.group(1), None, "cannot be resolved")

@@ -45,7 +45,6 @@ _EXTRACT_FUNCTIONS = {
     "day_of_month": "day",
 }
 _DAY_UNITS = frozenset({"DAY", "DAYS", "WEEK", "WEEKS", "MONTH", "MONTHS", "QUARTER", "YEAR", "YEARS"})
-_SIGMA_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%g"
 
 
 def trino_semantics(query: exp.Query, inference: TypeInference, stream: list[Token]) -> exp.Query:
@@ -116,6 +115,9 @@ def _rewrite(node: exp.Expression, inference: TypeInference, stream: list[Token]
         return exp.Literal.string(str(known)) if known is not None else exp.func("lower", node)
     if name == "e" and isinstance(node, exp.Anonymous) and not node.expressions:
         return exp.func("exp", exp.Literal.number(1))
+    if name == "format" and isinstance(node, exp.Format | exp.Anonymous):
+        # Trino's format() takes Java's %-patterns; DuckDB's format() takes {}, its printf %.
+        return _call("printf", *_arguments(node))
     if name == "every" and isinstance(node, exp.Anonymous):
         return _call("bool_and", *node.expressions)
     if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
@@ -126,6 +128,15 @@ def _rewrite(node: exp.Expression, inference: TypeInference, stream: list[Token]
 def _call(name: str, *arguments: exp.Expression | None) -> exp.Expression:
     """A DuckDB function call by name, generated as written."""
     return exp.Anonymous(this=name, expressions=[a for a in arguments if a is not None])
+
+
+def _arguments(node: exp.Expression) -> list[exp.Expression]:
+    """A call's arguments in the order written."""
+    if isinstance(node, exp.Anonymous):
+        return list(node.expressions)
+    first = node.args.get("this")
+    rest = node.args.get("expressions") or []
+    return ([first] if isinstance(first, exp.Expression) else []) + list(rest)
 
 
 def _is_date(found: TrinoType | None) -> bool:
@@ -170,8 +181,10 @@ def _cast(node: exp.Cast, type_of) -> exp.Expression:  # type: ignore[no-untyped
         # Trino rounds half away from zero, DuckDB's cast half to even; DuckDB's round() is Trino's.
         return exp.Cast(this=exp.func("round", node.this), to=node.to)
     if source.name == "timestamp" and target.name == "varchar":
-        # Trino prints a timestamp(3) with its three fraction digits, DuckDB drops zero ones.
-        text = _call("strftime", node.this, exp.Literal.string(_SIGMA_TIMESTAMP))
+        # Trino prints as many fraction digits as the precision says, DuckDB drops zero ones.
+        precision = int(source.params[0]) if source.params else 3  # type: ignore[call-overload]
+        fraction = {0: "", 3: ".%g", 6: ".%f", 9: ".%n"}.get(precision, ".%g")
+        text = _call("strftime", node.this, exp.Literal.string("%Y-%m-%d %H:%M:%S" + fraction))
         return exp.DPipe(this=text, expression=exp.Literal.string(" UTC")) if source.with_zone else text
     return node
 
