@@ -2,8 +2,8 @@
 ``warehouse.bulk_load_for`` chooses the path for a dialect.
 
 A load runs in one transaction, in this order: create or alter the table, ``prepare`` (a path may
-stage and check the file here, before anything is deleted), delete the windows' rows, ``insert``.
-Any error rolls the whole transaction back.
+stage and check the file here, before anything is deleted), delete the windows' rows, ``insert``,
+``count_windows``. Any error rolls the whole transaction back.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import sqlalchemy as sa
 from pipelines.warehouse.errors import MalformedFileError, RowsOutsideWindowsError
 from pipelines.warehouse.identifiers import PARTITION_COLUMN
 from pipelines.warehouse.plan import LoadPlan
+
+#: SQLAlchemy only keeps an INSERT's row count when asked to (it is the count the load is checked by).
+ROWCOUNT = {"preserve_rowcount": True}
 
 
 class BulkLoad(ABC):
@@ -31,11 +34,21 @@ class BulkLoad(ABC):
         """Read or check the file before the windows' rows are deleted."""
 
     @abstractmethod
-    def insert(self, conn: sa.Connection) -> dict[str, int]:
-        """Insert the file's rows (after the delete); return the rows inserted per window key.
+    def insert(self, conn: sa.Connection) -> int:
+        """Insert the file's rows (after the delete); return how many rows the database reports it
+        inserted (the statement's row count).
 
         Raises MalformedFileError or RowsOutsideWindowsError; the caller rolls back.
         """
+
+    def count_windows(self, conn: sa.Connection) -> dict[str, int]:
+        """The rows the windows (within the scope) hold now, counted by the database after the
+        insert, per window key (every key present). One grouped count over the windows' rows."""
+        partition = self.plan.target.c[PARTITION_COLUMN]
+        rows = conn.execute(
+            sa.select(partition, sa.func.count()).where(self.plan.window_rows()).group_by(partition)
+        ).all()
+        return self.counts({key: count for key, count in rows}, lambda: None)
 
     def malformed(self, database_message: str) -> MalformedFileError:
         """The error to raise when the database rejected the file: the first problem the file's own

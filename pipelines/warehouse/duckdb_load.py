@@ -8,7 +8,7 @@ import duckdb
 import sqlalchemy as sa
 from sqlalchemy.sql import quoted_name
 
-from pipelines.warehouse.bulk import BulkLoad
+from pipelines.warehouse.bulk import ROWCOUNT, BulkLoad
 from pipelines.warehouse.identifiers import PARTITION_COLUMN
 
 # Read buffer per thread: small enough for the loader's bounded buffer pool (see warehouse.py),
@@ -30,7 +30,7 @@ _DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb
 class DuckDBLoad(BulkLoad):
     """``INSERT INTO t SELECT ... FROM read_csv(...)``: no Python row loop, no staging copy."""
 
-    def insert(self, conn: sa.Connection) -> dict[str, int]:
+    def insert(self, conn: sa.Connection) -> int:
         plan = self.plan
         read_as = {
             # read_csv rounds "12.5" into a BIGINT column; reading text and checking keeps it an error.
@@ -58,13 +58,20 @@ class DuckDBLoad(BulkLoad):
             [name for name, _ in values], sa.select(*(expression for _, expression in values))
         )
         try:
-            conn.execute(
-                statement, {"path": str(plan.csv.path), "columns": read_as, "buffer_size": READ_BUFFER_BYTES}
+            result = conn.execute(
+                statement,
+                {"path": str(plan.csv.path), "columns": read_as, "buffer_size": READ_BUFFER_BYTES},
+                execution_options=ROWCOUNT,
             )
         except sa.exc.DBAPIError as error:
             if isinstance(error.orig, _DATA_ERRORS):
                 raise self.malformed(str(error.orig)) from None
             raise
+        return int(result.rowcount)
+
+    def count_windows(self, conn: sa.Connection) -> dict[str, int]:
+        """Rows per window after the insert; RowsOutsideWindowsError if some rows belong to none."""
+        plan = self.plan
         # Rows outside every window were inserted with a NULL _partition (no earlier row has one);
         # counting them with the window's rows takes one pass over a single column.
         partition = plan.target.c[PARTITION_COLUMN]

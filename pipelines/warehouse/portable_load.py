@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.warehouse.bulk import BulkLoad
+from pipelines.warehouse.bulk import ROWCOUNT, BulkLoad
 from pipelines.warehouse.identifiers import PARTITION_COLUMN
 
 BATCH_ROWS = 5_000
@@ -21,7 +21,7 @@ class PortableLoad(BulkLoad):
 
     batch_rows = BATCH_ROWS
 
-    def insert(self, conn: sa.Connection) -> dict[str, int]:
+    def insert(self, conn: sa.Connection) -> int:
         plan = self.plan
         header = plan.file_columns
         split_index = header.index(plan.spec.split_column) if plan.spec.split_column else None
@@ -30,6 +30,7 @@ class PortableLoad(BulkLoad):
         counts: dict[str | None, int] = {}
         example: list[Any] = []
         batch: list[dict[str, Any]] = []
+        inserted = 0
         for _, values in plan.csv.rows(plan.parsers()):
             value = values[split_index] if split_index is not None else None
             key = plan.split.assign(value)
@@ -45,8 +46,14 @@ class PortableLoad(BulkLoad):
             row[PARTITION_COLUMN] = key
             batch.append(row)
             if len(batch) >= self.batch_rows:
-                conn.execute(statement, batch)
+                inserted += _inserted(conn.execute(statement, batch, execution_options=ROWCOUNT), batch)
                 batch = []
         if batch and None not in counts:
-            conn.execute(statement, batch)
-        return self.counts(counts, lambda: example[0] if example else None)
+            inserted += _inserted(conn.execute(statement, batch, execution_options=ROWCOUNT), batch)
+        self.counts(counts, lambda: example[0] if example else None)
+        return inserted
+
+
+def _inserted(result: sa.CursorResult[Any], batch: list[dict[str, Any]]) -> int:
+    # A driver that cannot count an executemany reports -1; then the rows sent are all there is.
+    return int(result.rowcount) if result.rowcount >= 0 else len(batch)

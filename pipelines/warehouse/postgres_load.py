@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.sql import quoted_name
 
-from pipelines.warehouse.bulk import BulkLoad
+from pipelines.warehouse.bulk import ROWCOUNT, BulkLoad
 from pipelines.warehouse.identifiers import PARTITION_COLUMN
 
 CHUNK_BYTES = 1 << 20
@@ -31,7 +31,6 @@ class PostgresLoad(BulkLoad):
     """COPY into a temporary staging table (dropped at commit), then one INSERT ... SELECT."""
 
     _stage: sa.Table
-    _rows: dict[str, int]
 
     def after_create(self, conn: sa.Connection) -> None:
         # Deletes find a window's rows through this index instead of scanning the whole table. Its
@@ -67,11 +66,12 @@ class PostgresLoad(BulkLoad):
         except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat) as error:
             raise self.malformed(str(error)) from None
 
+        # Rows outside every window are refused here, before the delete.
         partition = plan.split.sql(self._split_column()).label("partition")
         rows = conn.execute(
             sa.select(partition, sa.func.count()).select_from(self._stage).group_by(partition)
         ).all()
-        self._rows = self.counts({key: count for key, count in rows}, lambda: self._example(conn))
+        self.counts({key: count for key, count in rows}, lambda: self._example(conn))
 
     def _edits(self) -> list[tuple[int, int, bytes]]:
         scan = self.plan.scan
@@ -79,7 +79,7 @@ class PostgresLoad(BulkLoad):
         edits += [(offset, length, b"") for offset, length in scan.blank_lines]
         return sorted(edits)
 
-    def insert(self, conn: sa.Connection) -> dict[str, int]:
+    def insert(self, conn: sa.Connection) -> int:
         plan = self.plan
         values: list[tuple[str, sa.ColumnElement[Any]]] = [
             (name, self._stage.c[name]) for name in plan.file_columns
@@ -89,8 +89,7 @@ class PostgresLoad(BulkLoad):
         statement = plan.target.insert().from_select(
             [name for name, _ in values], sa.select(*(expression for _, expression in values))
         )
-        conn.execute(statement)
-        return self._rows
+        return int(conn.execute(statement, execution_options=ROWCOUNT).rowcount)
 
     def _split_column(self) -> sa.ColumnElement[Any] | None:
         column = self.plan.spec.split_column

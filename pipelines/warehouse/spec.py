@@ -88,7 +88,11 @@ class LoadResult:
     """What a replace did and what the loader established on the way, so callers need not ask the
     database again.
 
-    * ``rows``, ``rows_by_window``: rows inserted in total and per window key (every key present).
+    * ``rows``, ``rows_by_window``: rows the windows hold after the load, in total and per window key
+      (every key present), counted by the database inside the load's transaction.
+    * ``records_in_file``: the data records of the file, counted from its bytes (blank lines not
+      counted); ``rows_inserted``: the rows the database reported inserting. The load only commits
+      when ``records_in_file == rows_inserted == rows`` (RowCountMismatchError otherwise).
     * ``bytes``, ``seconds``: the file's size, the time the replace took.
     * ``file_columns``: the file's header, in file order.
     * ``table_columns``: the table's columns after the load, in table order, with logical types.
@@ -99,6 +103,8 @@ class LoadResult:
     table: str
     rows: int
     rows_by_window: dict[str, int]
+    records_in_file: int
+    rows_inserted: int
     bytes: int
     seconds: float
     file_columns: tuple[str, ...]

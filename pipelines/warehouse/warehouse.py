@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from pipelines.warehouse.bulk import BulkLoad
 from pipelines.warehouse.csv_file import CsvFile
 from pipelines.warehouse.ddl import AddColumn
-from pipelines.warehouse.errors import DuplicateRowsError
+from pipelines.warehouse.errors import DuplicateRowsError, RowCountMismatchError
 from pipelines.warehouse.identifiers import PARTITION_COLUMN, check_identifier, qualify
 from pipelines.warehouse.inference import DEFAULT_SAMPLE_ROWS, infer_types
 from pipelines.warehouse.introspection import existing_columns, schema_exists
@@ -265,7 +265,7 @@ class Warehouse:
         undeclared = [name for name in csv_file.header if name not in declared]
         inferred = infer_types(csv_file, undeclared, self._sample_rows) if undeclared else {}
 
-        def load() -> tuple[LoadPlan, dict[str, int]]:
+        def load() -> tuple[LoadPlan, int, dict[str, int]]:
             with self._writer_lock(table), self._engine.connect() as conn, conn.begin():
                 if self._dialect == "postgresql":
                     advisory_lock(conn, f"warehouse table {self._schema or ''}.{table}")
@@ -279,13 +279,15 @@ class Warehouse:
                     inferred,
                     loaded_at=datetime.now(UTC),
                 )
-                return plan, self._run(conn, plan)
+                return plan, *self._run(conn, plan)
 
-        plan, rows_by_window = retry_conflicts(load)
+        plan, inserted, rows_by_window = retry_conflicts(load)
         return LoadResult(
             table=table,
             rows=sum(rows_by_window.values()),
             rows_by_window=rows_by_window,
+            records_in_file=scan.records,
+            rows_inserted=inserted,
             bytes=csv_file.size,
             seconds=time.perf_counter() - started,
             file_columns=plan.file_columns,
@@ -293,7 +295,7 @@ class Warehouse:
             dropped_columns=plan.dropped_columns,
         )
 
-    def _run(self, conn: sa.Connection, plan: LoadPlan) -> dict[str, int]:
+    def _run(self, conn: sa.Connection, plan: LoadPlan) -> tuple[int, dict[str, int]]:
         bulk = self._bulk(plan)
         if plan.create:
             plan.target.create(conn)
@@ -302,10 +304,17 @@ class Warehouse:
             conn.execute(AddColumn(plan.target.c[name]))
         bulk.prepare(conn)
         conn.execute(sa.delete(plan.target).where(plan.window_rows()))
-        rows_by_window = bulk.insert(conn)
+        inserted = bulk.insert(conn)
+        rows_by_window = bulk.count_windows(conn)
+        counted = sum(rows_by_window.values())
+        # The file's own count (from its bytes), the database's report of its insert and the
+        # database's count of the windows must agree before anything commits: a parser that stopped
+        # early, skipped a record or inserted one twice shows here.
+        if not plan.scan.records == inserted == counted:
+            raise RowCountMismatchError(plan.csv.path, plan.table_name, plan.scan.records, inserted, counted)
         if plan.spec.unique_column is not None:
             self._refuse_duplicates(conn, plan)
-        return rows_by_window
+        return inserted, rows_by_window
 
     @staticmethod
     def _refuse_duplicates(conn: sa.Connection, plan: LoadPlan) -> None:
