@@ -19,7 +19,6 @@ from sqlglot.tokens import Token, TokenType
 from stripe_emulator.sigma.errors import SigmaSqlError, Source, start_of
 from stripe_emulator.sigma.functions import is_registered, names
 from stripe_emulator.sigma.inference import CALL, TypeInference, arithmetic_result, call_name, first_argument
-from stripe_emulator.sigma.tables import TABLE_NAMES
 from stripe_emulator.sigma.types import CHECKED_FAMILIES, TrinoType, coercible, common_type
 
 __all__ = ["check_query"]
@@ -96,9 +95,14 @@ _UNIT_FIELDS = {
 }
 
 
-def check_query(source: Source, query: exp.Query, stream: list[Token], inference: TypeInference) -> None:
-    """Raise SigmaSqlError for the first thing in ``query`` that Trino's analyzer would refuse."""
-    _check_tables(query)
+def check_query(
+    source: Source, query: exp.Query, stream: list[Token], inference: TypeInference, tables: frozenset[str]
+) -> None:
+    """Raise SigmaSqlError for the first thing in ``query`` that Trino's analyzer would refuse.
+
+    ``tables`` are the names a query may read (Sigma's tables, in lower case).
+    """
+    _check_tables(query, tables)
     for node in _in_analysis_order(query):
         call = node.meta.get(CALL) if node._meta else None
         if call is not None:
@@ -108,7 +112,7 @@ def check_query(source: Source, query: exp.Query, stream: list[Token], inference
         _check_types(source, node, inference, stream)
 
 
-def _check_tables(query: exp.Query) -> None:
+def _check_tables(query: exp.Query, tables: frozenset[str]) -> None:
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     for table in query.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
@@ -116,10 +120,8 @@ def _check_tables(query: exp.Query) -> None:
             raise SigmaSqlError(f"Table functions are not supported: {name}")
         name = table.name.lower()
         qualified = ".".join(part.name for part in table.parts)
-        if (table.args.get("db") or table.args.get("catalog")) or (
-            name not in TABLE_NAMES and name not in ctes
-        ):
-            hint = difflib.get_close_matches(name, sorted(TABLE_NAMES), n=1)
+        if (table.args.get("db") or table.args.get("catalog")) or (name not in tables and name not in ctes):
+            hint = difflib.get_close_matches(name, sorted(tables), n=1)
             suggestion = f". Did you mean '{hint[0]}'?" if hint else ""
             raise SigmaSqlError(f"Table '{qualified}' does not exist{suggestion}")
     for node_type, name in ((exp.MatchRecognize, "MATCH_RECOGNIZE"), (exp.Into, "SELECT ... INTO")):

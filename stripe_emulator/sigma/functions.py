@@ -124,8 +124,13 @@ TRINO_FUNCTIONS: frozenset[str] = frozenset(
 # Stripe's own Sigma functions, by name, with the Trino type each returns (None: not known, so
 # checks that depend on it pass). Whoever implements one in the emulator adds its name here; it
 # must exist in DuckDB under the same name, callable unqualified on a run's cursor (a macro in the
-# `main` schema, created beside the Sigma views).
-STRIPE_SIGMA_FUNCTIONS: dict[str, str | None] = {}
+# `main` schema, created beside the Sigma views). The amount helpers of Stripe's query templates
+# (docs.stripe.com/stripe-data/query-billing-data):
+STRIPE_SIGMA_FUNCTIONS: dict[str, str | None] = {
+    "decimalize_amount": "double",
+    "decimalize_amount_no_display": "double",
+    "stringify_amount": "varchar",
+}
 
 
 def is_registered(name: str) -> bool:

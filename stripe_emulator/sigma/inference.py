@@ -278,6 +278,11 @@ class TypeInference:
             return arithmetic_result(operator, self.type_of(node.this), self.type_of(node.expression))[1]
         if isinstance(node, exp.DPipe):
             return self._concat_type([node.this, node.expression])
+        if isinstance(node, exp.Any | exp.All):
+            # The quantified side of `x = ANY (subquery)` has the subquery's column type.
+            inner = node.this.this if isinstance(node.this, exp.Subquery) else node.this
+            columns = self.projections(inner) if isinstance(inner, exp.Query) else None
+            return columns[0][1] if columns and len(columns) == 1 else None
         if isinstance(node, exp.Predicate | exp.Connector | exp.Not | exp.Exists):
             return t.BOOLEAN
         if isinstance(node, exp.Case):

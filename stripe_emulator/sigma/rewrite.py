@@ -112,7 +112,14 @@ def _rewrite(node: exp.Expression, inference: TypeInference, stream: list[Token]
         return exp.Literal.string("UTC")
     if isinstance(node, exp.Typeof):
         known = type_of(node.this)
-        return exp.Literal.string(str(known)) if known is not None else exp.func("lower", node)
+        if known is None:
+            return exp.func("lower", node)
+        # The argument stays evaluated (an aggregate inside keeps the query an aggregation).
+        name_of_type = exp.Literal.string(str(known))
+        return exp.Case(
+            ifs=[exp.If(this=exp.Is(this=exp.paren(node.this), expression=exp.Null()), true=name_of_type)],
+            default=name_of_type.copy(),
+        )
     if name == "e" and isinstance(node, exp.Anonymous) and not node.expressions:
         return exp.func("exp", exp.Literal.number(1))
     if name == "format" and isinstance(node, exp.Format | exp.Anonymous):

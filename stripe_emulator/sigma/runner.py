@@ -22,7 +22,7 @@ from sqlglot.errors import ErrorLevel, UnsupportedError
 from stripe_emulator.sigma import checks, dialect, rewrite
 from stripe_emulator.sigma.errors import SigmaSqlError, Source, translate_duckdb
 from stripe_emulator.sigma.inference import Schema, TypeInference
-from stripe_emulator.sigma.tables import column_types
+from stripe_emulator.sigma.tables import TABLE_NAMES, column_types
 from stripe_emulator.timestamps import naive_utc
 
 __all__ = ["check", "run_query", "translate"]
@@ -37,7 +37,7 @@ def check(sql: str, schema: Schema) -> None:
     query = dialect.parse(source)
     stream = dialect.tokens(source)
     dialect.check_tokens(source, query, stream)
-    checks.check_query(source, query, stream, TypeInference(schema))
+    checks.check_query(source, query, stream, TypeInference(schema), frozenset(schema) or TABLE_NAMES)
 
 
 def translate(sql: str, data_load_time: datetime, schema: Schema | None = None) -> str:
@@ -51,7 +51,8 @@ def translate(sql: str, data_load_time: datetime, schema: Schema | None = None) 
     stream = dialect.tokens(source)
     dialect.check_tokens(source, query, stream)
     inference = TypeInference(schema or {})
-    checks.check_query(source, query, stream, inference)
+    # The tables are the views the run's database has; without a schema, the emulator's list.
+    checks.check_query(source, query, stream, inference, frozenset(schema or ()) or TABLE_NAMES)
     query = rewrite.trino_semantics(query, inference, stream)
     query = rewrite.bind_data_load_time(query, data_load_time)
     rewrite.name_columns(query)
