@@ -8,7 +8,7 @@ from pipelines.resources import WarehouseResource
 from pipelines.warehouse import Warehouse
 from stripe_emulator import EmulatorConfig
 
-API_KEY = "sk_test_51PipelineTestKey7f3Kq9ZxW2mLr8TbN5vJabcd"
+API_KEY = "sk_test_51Qx7Rk2Zp9Wv4Ty8Lm3Nb6Hd0Fg5Js1Ca2Xe7abcd"
 """The key every end-to-end test uses; tests that scan output for secrets look for this string."""
 
 DATA_LOAD_TIME = datetime(2026, 11, 10, 6, 0, tzinfo=UTC)

@@ -384,7 +384,7 @@ def test_a_bad_api_key_fails_once_with_stripes_message(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     before = harness.preload(ACTIVITY, DAY)
-    bad_key = "sk_live_51RevokedFaultMatrixKey000000000000wxyz"
+    bad_key = "sk_live_51Rv8Kq2Xz6Wm3Tn9Pb5Hy4Lc7Jd0Gf1wxyz"
 
     attempt = harness.run(ACTIVITY, DAY, api_key=bad_key)
 
@@ -498,7 +498,7 @@ def test_a_restricted_key_without_a_permission_fails_once_naming_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     before = harness.preload(ACTIVITY, DAY)
-    key = "rk_test_51MatrixReadOnlyReportingKey000000kl3z"
+    key = "rk_test_51Mx4Tq8Zr2Wk6Vb9Np3Hc7Ly5Dq2kl3z"
     harness.register_key(key, ["rak_report_type_read", "rak_report_run_read", "rak_file_read"])
 
     attempt = harness.run(ACTIVITY, DAY, api_key=key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .secret_scan import leaks
 
-KEY = "sk_test_51PipelineTestKey7f3Kq9ZxW2mLr8TbN5vJabcd"
+KEY = "sk_test_51Qx7Rk2Zp9Wv4Ty8Lm3Nb6Hd0Fg5Js1Ca2Xe7abcd"
 
 
 def test_stripes_own_redaction_is_not_a_leak() -> None:
@@ -18,5 +18,5 @@ def test_a_redaction_that_shows_sixteen_trailing_characters_is_a_leak() -> None:
 
 
 def test_any_eight_characters_of_the_secret_part_are_a_leak() -> None:
-    assert leaks([KEY], [("log", "key prefix 51Pipeli...")])
-    assert leaks([KEY], [("log", "...Kq9ZxW2m...")])
+    assert leaks([KEY], [("log", "key prefix 51Qx7Rk2...")])
+    assert leaks([KEY], [("log", "...Zp9Wv4Ty...")])

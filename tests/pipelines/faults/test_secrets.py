@@ -29,7 +29,7 @@ from .conftest import Harness
 from .secret_scan import instance_leaks, leaks
 
 DAY = "2026-11-08"
-PASSWORD = "pw51WarehouseSecretNotForLogs"
+PASSWORD = "pw51Wq8Xz3Rt6Yk2Mn9Vb4Lc7Gs"
 
 
 def _production_definitions(
@@ -98,7 +98,7 @@ def test_a_production_configured_project_never_stores_or_prints_the_key(
 
 def test_errors_show_the_key_redacted_like_stripe_does(harness: Harness, tmp_path: Path) -> None:
     emulator = harness.emulator
-    unknown = "rk_test_51UnregisteredRestrictedKey000000q9x8"
+    unknown = "rk_test_51Hq3Zt8Wk2Vn6Xr9Pb4Ly7Cm5Fj2q9x8"
     errors: list[BaseException] = []
     with StripeClient(
         unknown, api_base=emulator.url, files_base=emulator.url, max_network_retries=0
