@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
-from stripe_emulator.sigma.errors import SigmaSqlError, Source, start_of
+from stripe_emulator.sigma.errors import SigmaSqlError, Source, end_of, start_of
 from stripe_emulator.sigma.functions import is_registered, names
 from stripe_emulator.sigma.inference import CALL, TypeInference, arithmetic_result, call_name, first_argument
 from stripe_emulator.sigma.types import CHECKED_FAMILIES, TrinoType, coercible, common_type
@@ -167,7 +167,7 @@ def _check_extract(source: Source, node: exp.Extract, stream: list[Token]) -> No
 
 def _operator_offset(node: exp.Binary, stream: list[Token]) -> int | None:
     """Where the operator of a binary expression is written (Trino reports operators there)."""
-    left_end = _end(node.this)
+    left_end = end_of(node.this)
     right_start = start_of(node.expression)
     texts = _OPERATOR_TEXTS.get(type(node), ())
     if left_end is not None and right_start is not None:
@@ -175,11 +175,6 @@ def _operator_offset(node: exp.Binary, stream: list[Token]) -> int | None:
             if left_end < token.start < right_start and token.text.lower() in texts:
                 return token.start
     return start_of(node)
-
-
-def _end(node: exp.Expression) -> int | None:
-    ends = [n.meta["end"] for n in node.walk() if n._meta and "end" in n._meta]
-    return max(ends) if ends else None
 
 
 def _check_types(source: Source, node: exp.Expression, inference: TypeInference, stream: list[Token]) -> None:
@@ -194,12 +189,12 @@ def _check_types(source: Source, node: exp.Expression, inference: TypeInference,
     elif isinstance(node, exp.NullSafeEQ | exp.NullSafeNEQ):
         left, right = type_of(node.this), type_of(node.expression)
         if not coercible(left, right):
-            offset = _keyword_after(stream, _end(node.this), "is") or start_of(node)
+            offset = _keyword_after(stream, end_of(node.this), "is") or start_of(node)
             raise source.error(offset, f"Cannot check if {left} is distinct from {right}")
     elif isinstance(node, exp.Between):
         value, low, high = (type_of(node.args.get(k)) for k in ("this", "low", "high"))
         if not (coercible(value, low) and coercible(value, high)):
-            offset = _keyword_after(stream, _end(node.this), "between") or start_of(node)
+            offset = _keyword_after(stream, end_of(node.this), "between") or start_of(node)
             raise source.error(offset, f"Cannot check if {value} is BETWEEN {low} and {high}")
     elif isinstance(node, exp.In) and node.expressions:
         _single_type(
@@ -245,8 +240,27 @@ def _check_types(source: Source, node: exp.Expression, inference: TypeInference,
             raise source.error(
                 start_of(node.this), f"{clause} clause must evaluate to a boolean: actual type {condition}"
             )
+    elif isinstance(node, exp.Cast | exp.TryCast):
+        _check_cast(source, node, type_of, stream)
     elif isinstance(node, exp.Func):
         _check_arguments(source, node, type_of)
+
+
+# Casts Trino does not define (language/types.html, functions/conversion.html): between dates or
+# times and numbers or booleans.
+_NO_CASTS = {
+    ("date", "numeric"), ("timestamp", "numeric"), ("time", "numeric"), ("numeric", "date"),
+    ("numeric", "timestamp"), ("numeric", "time"), ("boolean", "date"), ("boolean", "timestamp"),
+    ("date", "boolean"), ("timestamp", "boolean"), ("boolean", "time"), ("time", "boolean"),
+}  # fmt: skip
+
+
+def _check_cast(source: Source, node: exp.Cast, type_of, stream: list[Token]) -> None:  # type: ignore[no-untyped-def]
+    value, target = type_of(node.this), type_of(node)
+    if value is not None and target is not None and (value.family, target.family) in _NO_CASTS:
+        keyword = "try_cast" if isinstance(node, exp.TryCast) else "cast"
+        offset = _token_before(stream, start_of(node.this), keyword)
+        raise source.error(offset, f"Cannot cast {value} to {target}")
 
 
 def _token_before(stream: list[Token], offset: int | None, text: str) -> int | None:

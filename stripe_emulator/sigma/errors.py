@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from stripe_emulator.datagen import RAW_SCHEMA
 
-__all__ = ["SigmaSqlError", "Source", "translate_duckdb"]
+__all__ = ["SigmaSqlError", "Source", "end_of", "start_of", "translate_duckdb"]
 
 
 class SigmaSqlError(Exception):
@@ -101,6 +101,20 @@ def translate_duckdb(message: str, source: Source, query: exp.Expression | None)
         return source.error(offset, f"'{name}' must be an aggregate expression or appear in GROUP BY clause")
     if "Division by zero" in text:
         return SigmaSqlError("Division by zero")
+    if match := re.search(r'(?:date field value out of range|invalid date field format): "(.*?)"', text):
+        return SigmaSqlError(f"Value cannot be cast to date: {match.group(1)}")
+    if match := re.search(
+        r'(?:timestamp field value out of range|invalid timestamp field format): "(.*?)"', text
+    ):
+        return SigmaSqlError(f"Value cannot be cast to timestamp: {match.group(1)}")
+    if match := re.search(r'Could not parse string "(.*?)" according to format specifier', text, re.DOTALL):
+        return SigmaSqlError(f'Invalid format: "{match.group(1)}"')
+    if match := re.search(r"Overflow in (addition|subtraction|multiplication) of (\w+) \((.*)\)!", text):
+        operation, kind, operands = match.groups()
+        return SigmaSqlError(f"{_TYPE_NAMES.get(kind, kind.lower())} {operation} overflow: {operands}")
+    if match := re.search(r"Unimplemented type for cast \((.+?) -> (.+?)\)", text):
+        source_type, target = (_TYPE_NAMES.get(t, t.lower()) for t in match.groups())
+        return SigmaSqlError(f"Cannot cast {source_type} to {target}")
     if match := re.search(r"Could not convert string '(.*)' to (\w+)", text, re.DOTALL):
         value, target = match.groups()
         if target in ("DATE", "TIMESTAMP"):
@@ -112,8 +126,14 @@ def translate_duckdb(message: str, source: Source, query: exp.Expression | None)
         return SigmaSqlError(
             f"Function '{name}' is a Trino function that the Stripe emulator does not implement"
         )
-    if match := re.search(r"No function matches the given name and argument types '(\w+)\((.*?)\)'", text):
-        name, arguments = match.groups()
+    if match := re.search(
+        r"No function matches the given name and argument types '(\w+)\((.*?)\)'"
+        r'|Could not choose a best candidate function for the function call "(\w+)\((.*?)\)"',
+        text,
+    ):
+        name, arguments = (
+            (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+        )
         types = ", ".join(_TYPE_NAMES.get(t.strip(), t.strip().lower()) for t in arguments.split(",") if t)
         return SigmaSqlError(f"Unexpected parameters ({types}) for function {name.lower()}")
     return SigmaSqlError(re.sub(r"^[A-Z][A-Za-z ]* Error: ", "", text))
@@ -134,14 +154,17 @@ def _find_column(query: exp.Expression | None, table: str | None, name: str | No
     """The first column reference in the user's query that DuckDB's message is about."""
     if query is None:
         return None
-    for column in query.find_all(exp.Column):
-        if name is not None and column.name.lower() != name.lower():
-            continue
-        if table is not None and column.table.lower() != table.lower():
-            continue
-        if start_of(column) is not None:
-            return column
-    return None
+    matches = [
+        column
+        for column in query.find_all(exp.Column)
+        if (name is None or column.name.lower() == name.lower())
+        and (table is None or column.table.lower() == table.lower())
+        and start_of(column) is not None
+    ]
+    # Without a table in the message, DuckDB means a reference written without one.
+    unqualified = [column for column in matches if not column.table] if table is None else []
+    found = unqualified or matches
+    return min(found, key=lambda column: start_of(column) or 0) if found else None
 
 
 def _clean_duckdb(message: str) -> str:

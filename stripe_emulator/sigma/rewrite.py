@@ -26,7 +26,7 @@ from sqlglot.optimizer.scope import traverse_scope
 from sqlglot.tokens import Token, TokenType
 
 from stripe_emulator.sigma import formats
-from stripe_emulator.sigma.errors import SigmaSqlError
+from stripe_emulator.sigma.errors import SigmaSqlError, end_of
 from stripe_emulator.sigma.inference import TypeInference, call_name, first_argument
 from stripe_emulator.sigma.types import TrinoType
 from stripe_emulator.timestamps import naive_utc
@@ -198,7 +198,7 @@ def _cast(node: exp.Cast, type_of) -> exp.Expression:  # type: ignore[no-untyped
 
 def _written_string(node: exp.Expression, stream: list[Token]) -> str:
     """The pattern string as the user wrote it (sqlglot converts date_format's while parsing)."""
-    value_end = max((n.meta["end"] for n in node.this.walk() if n._meta and "end" in n._meta), default=None)
+    value_end = end_of(node.this)
     if value_end is not None:
         for token in stream:
             if token.start > value_end and token.token_type == TokenType.STRING:

@@ -392,6 +392,19 @@ REJECTED = [
         SELECT,
     ),
     ("select cast('abc' as bigint)", "Cannot cast 'abc' to BIGINT", CONVERSION),
+    ("select cast('2026-13-45' as date)", "Value cannot be cast to date: 2026-13-45", CONVERSION),
+    (
+        "select cast(created as bigint) from charges",
+        "line 1:8: Cannot cast timestamp(3) to bigint",
+        CONVERSION,
+    ),
+    ("select date_parse('nope', '%Y')", 'Invalid format: "nope"', MYSQL),
+    ("select 2147483647 + 1", "integer addition overflow: 2147483647 + 1", MATH),
+    (
+        "select * from charges c join refunds r on c.id = r.charge_id where id = 'x'",
+        "line 1:68: Column 'id' is ambiguous",
+        ANALYZER,
+    ),
     ("select 1 / 0", "Division by zero", MATH),
 ]
 
