@@ -103,9 +103,10 @@ class LoadPlan:
 
 
 def check_file_columns(spec: LoadSpec, header: Sequence[str], path: Path, table_name: str) -> None:
-    """Refuse a file whose header lacks a column the load needs: a declared column, the split column
-    or the unique column (MissingColumnsError, one role at a time, in that order). It reads only the
-    header, so it runs before the database is touched.
+    """Refuse a file whose header lacks a column the load needs: a declared column, the split column,
+    the unique column or the freshness column unless it is a lineage column (MissingColumnsError,
+    one role at a time, in that order). It reads only the header, so it runs before the database
+    is touched.
 
     Declared names are checked as identifiers first (IdentifierError).
     """
@@ -118,6 +119,11 @@ def check_file_columns(spec: LoadSpec, header: Sequence[str], path: Path, table_
         raise MissingColumnsError(path, table_name, [spec.split_column], "split")
     if spec.unique_column is not None and spec.unique_column not in present:
         raise MissingColumnsError(path, table_name, [spec.unique_column], "unique")
+    freshness = spec.freshness_column
+    if freshness is not None:
+        check_identifier(freshness, "freshness column")
+        if freshness not in present and freshness not in spec.lineage:
+            raise MissingColumnsError(path, table_name, [freshness], "freshness")
 
 
 def build_plan(

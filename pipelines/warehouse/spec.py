@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pipelines.warehouse.errors import LoadSpecError
 from pipelines.warehouse.logical_types import parse_type
 
 
@@ -57,6 +58,10 @@ class LoadSpec:
     * ``lineage``: constant columns stored on every row (run ids, data load time, ...).
     * ``unique_column``: a file column no value of which may appear twice within a window (and the
       scope); a file that repeats one is refused, so a duplicated record never reaches the table.
+    * ``freshness_column``, ``freshness``: the column holding the instant each row's data was
+      computed at (a lineage column, or a file column such as a Sigma result's ``_data_load_time``)
+      and that instant for this load (time-zone aware). A load is refused (StaleLoadError) when its
+      windows, within the scope, already hold rows computed later: older data never replaces newer.
     """
 
     table: str
@@ -66,6 +71,8 @@ class LoadSpec:
     scope: Mapping[str, str] = field(default_factory=dict)
     lineage: Mapping[str, Any] = field(default_factory=dict)
     unique_column: str | None = None
+    freshness_column: str | None = None
+    freshness: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "windows", tuple(self.windows))
@@ -80,6 +87,15 @@ class LoadSpec:
             raise ValueError(
                 f"load of {self.table}: without a split column a file fills exactly one window, "
                 f"not {len(self.windows)}"
+            )
+        if (self.freshness_column is None) != (self.freshness is None):
+            raise LoadSpecError(
+                f"load of {self.table}: freshness_column and freshness go together (the column holding "
+                "when rows were computed, and when this load's rows were)"
+            )
+        if self.freshness is not None and self.freshness.tzinfo is None:
+            raise LoadSpecError(
+                f"load of {self.table}: freshness {self.freshness.isoformat()} must be time-zone aware"
             )
 
 

@@ -20,7 +20,12 @@ from sqlalchemy.pool import NullPool, StaticPool
 from pipelines.warehouse.bulk import BulkLoad
 from pipelines.warehouse.csv_file import CsvFile
 from pipelines.warehouse.ddl import AddColumn
-from pipelines.warehouse.errors import DuplicateRowsError, RowCountMismatchError
+from pipelines.warehouse.errors import (
+    DuplicateRowsError,
+    LoadSpecError,
+    RowCountMismatchError,
+    StaleLoadError,
+)
 from pipelines.warehouse.identifiers import PARTITION_COLUMN, check_identifier, qualify
 from pipelines.warehouse.inference import DEFAULT_SAMPLE_ROWS, infer_types
 from pipelines.warehouse.introspection import existing_columns, schema_exists
@@ -31,6 +36,7 @@ from pipelines.warehouse.locks import (
     retry_busy_file,
     retry_conflicts,
 )
+from pipelines.warehouse.logical_types import TIMESTAMP, field_parser, to_database_value
 from pipelines.warehouse.plan import LoadPlan, build_plan, check_file_columns
 from pipelines.warehouse.scan import scan_file
 from pipelines.warehouse.spec import Column, LoadResult, LoadSpec
@@ -302,6 +308,7 @@ class Warehouse:
             bulk.after_create(conn)
         for name, _ in plan.added:
             conn.execute(AddColumn(plan.target.c[name]))
+        self._refuse_stale(conn, plan)
         bulk.prepare(conn)
         conn.execute(sa.delete(plan.target).where(plan.window_rows()))
         inserted = bulk.insert(conn)
@@ -315,6 +322,18 @@ class Warehouse:
         if plan.spec.unique_column is not None:
             self._refuse_duplicates(conn, plan)
         return inserted, rows_by_window
+
+    @staticmethod
+    def _refuse_stale(conn: sa.Connection, plan: LoadPlan) -> None:
+        # Under the table's lock and before the delete: a slow backfill that reaches its commit
+        # after a newer run cannot put its older rows back. One grouped query over the windows.
+        spec = plan.spec
+        column = spec.freshness_column
+        if column is None or spec.freshness is None or plan.create or column in dict(plan.added):
+            return  # no rows hold a freshness yet
+        newer = _newer_rows(conn, plan, column, spec.freshness)
+        if newer:
+            raise StaleLoadError(plan.table_name, column, sorted(newer), max(newer.values()), spec.freshness)
 
     @staticmethod
     def _refuse_duplicates(conn: sa.Connection, plan: LoadPlan) -> None:
@@ -360,6 +379,49 @@ class Warehouse:
 
     def _display(self, table: str) -> str:
         return f"{self._schema}.{table}" if self._schema else table
+
+
+def _newer_rows(
+    conn: sa.Connection,
+    plan: LoadPlan,
+    column: str,
+    freshness: datetime,
+    where: sa.ColumnElement[bool] | None = None,
+) -> dict[str, datetime]:
+    """The latest ``column`` value (naive UTC) per window key among rows later than ``freshness``,
+    in the load's windows (or in ``where``)."""
+    type_ = plan.columns[column]
+    stored = plan.target.c[column]
+    partition = plan.target.c[PARTITION_COLUMN]
+    rows_of = plan.window_rows() if where is None else where
+    limit = to_database_value(freshness)
+    assert isinstance(limit, datetime)
+    if type_.kind == "timestamp":
+        rows = conn.execute(
+            sa.select(partition, sa.func.max(stored)).where(rows_of, stored > limit).group_by(partition)
+        ).all()
+        return {str(key): value for key, value in rows}
+    if type_.kind == "text":
+        # A file column typed as text (a table created before it had values): ISO text sorts as
+        # time does, so the latest value per window is its maximum; text that is no timestamp is
+        # no evidence either way.
+        parse = field_parser(TIMESTAMP)
+        rows = conn.execute(
+            sa.select(partition, sa.func.max(stored)).where(rows_of, stored.is_not(None)).group_by(partition)
+        ).all()
+        newer: dict[str, datetime] = {}
+        for key, text in rows:
+            try:
+                value = parse(str(text))
+            except ValueError:
+                continue
+            if value > limit:
+                newer[str(key)] = value
+        return newer
+    raise LoadSpecError(
+        f"load of {plan.table_name}: freshness column {column} is {type_} in the table; it must hold "
+        "timestamps"
+    )
 
 
 def _text(value: object) -> str:
