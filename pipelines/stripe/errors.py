@@ -130,7 +130,8 @@ class RunFailedError(StripeError):
     """A Sigma query run or report run reached a terminal state other than success.
 
     ``message`` is Stripe's explanation (for a Sigma run, the SQL error); ``run_id`` and ``status``
-    say which run and how it ended.
+    say which run and how it ended; ``code`` is the failure category when Stripe gives one (a
+    ``/v2`` run's ``status_details.code``, e.g. ``query_run_invalid_sql``).
     """
 
     def __init__(
@@ -142,8 +143,9 @@ class RunFailedError(StripeError):
         status: str,
         request_id: str | None = None,
         retryable: bool = True,
+        code: str | None = None,
     ) -> None:
-        super().__init__(message, request_id=request_id)
+        super().__init__(message, request_id=request_id, code=code)
         self.run_kind = run_kind
         self.run_id = run_id
         self.status = status
@@ -174,7 +176,11 @@ class RunDeadlineExceeded(StripeError):
 
 
 class DownloadError(StripeError):
-    """A file could not be downloaded completely; nothing was written at the destination."""
+    """A file could not be downloaded completely; nothing was written at the destination.
+
+    ``file_id`` names what was downloaded: a v1 File id, or for a ``/v2`` result (which has no file
+    id) the id of the run that produced it.
+    """
 
     def __init__(
         self,

@@ -4,6 +4,10 @@ A report can be hundreds of megabytes, so the body is streamed to a temporary fi
 destination and renamed into place only once its size matches both the ``size`` Stripe declares
 for the File and the response's ``Content-Length``. A reader of ``dest`` therefore sees either
 nothing or a complete file, never a truncated one that would load as a silently short table.
+
+Where the bytes come from is a :class:`DownloadSource`: a v1 File (metadata and contents behind the
+API key) or a ``/v2`` run's pre-signed link (see :mod:`pipelines.stripe.data_api`). The size check,
+the per-attempt deadline, the retries and the atomic rename are the same for both.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import logging
 import os
 import random
 import tempfile
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -34,8 +39,61 @@ class DownloadedFile:
     size: int
 
 
-class _Incomplete(Exception):
-    """One download attempt produced something other than the whole file."""
+class IncompleteDownload(Exception):
+    """One download attempt produced something other than the whole file; the next attempt may not.
+
+    A :class:`DownloadSource` raises it to spend one attempt (a refused link it will refresh);
+    the downloader raises it for short, long, broken or late bodies.
+    """
+
+
+class DownloadSource(Protocol):
+    """Where the bytes of one file come from, attempt after attempt."""
+
+    @property
+    def id(self) -> str:
+        """What :class:`~pipelines.stripe.errors.DownloadError` names (a file id, or a run id)."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """How messages name the file, e.g. ``file file_1``."""
+        ...
+
+    def prepare(self) -> int | None:
+        """Get ready for the next attempt and return the size Stripe declares, or ``None``.
+
+        Called before every attempt, so a source can fetch its metadata once or refresh an expired
+        link. Errors raised here end the download (they are not incomplete bodies).
+        """
+        ...
+
+    def open(self) -> AbstractContextManager[httpx.Response]:
+        """The streamed response of this attempt; may raise :class:`IncompleteDownload`."""
+        ...
+
+
+class _V1File:
+    """A v1 File: its size from ``/v1/files/{id}``, its bytes from the files host, both with the key."""
+
+    def __init__(self, client: StripeClient, file_id: str, stripe_account: str | None) -> None:
+        self.id = file_id
+        self.name = f"file {file_id}"
+        self._client = client
+        self._stripe_account = stripe_account
+        self._meta: dict[str, object] | None = None
+
+    def prepare(self) -> int | None:
+        if self._meta is None:
+            self._meta = self._client.request(
+                "GET", f"/v1/files/{quote(self.id, safe='')}", stripe_account=self._stripe_account
+            )
+        declared = self._meta.get("size")
+        return declared if isinstance(declared, int) and not isinstance(declared, bool) else None
+
+    def open(self) -> AbstractContextManager[httpx.Response]:
+        path = f"/v1/files/{quote(self.id, safe='')}/contents"
+        return self._client.stream(path, base="files", stripe_account=self._stripe_account)
 
 
 class FileDownloader:
@@ -77,7 +135,7 @@ class FileDownloader:
         """
         dest = Path(dest)
         try:
-            return self._download(file_id, dest, stripe_account)
+            return self.download_from(_V1File(self._client, file_id, stripe_account), dest)
         except InvalidRequestError as error:
             if error.http_status != 404:
                 raise
@@ -92,25 +150,30 @@ class FileDownloader:
                 http_status=404,
             ) from None
 
-    def _download(self, file_id: str, dest: Path, stripe_account: str | None) -> DownloadedFile:
-        meta = self._client.request(
-            "GET", f"/v1/files/{quote(file_id, safe='')}", stripe_account=stripe_account
-        )
-        declared = meta.get("size")
-        expected = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    def download_from(self, source: DownloadSource, dest: Path) -> DownloadedFile:
+        """Download the file ``source`` describes to ``dest`` (replacing it), checked and placed whole.
 
+        Each of the ``attempts`` calls ``source.prepare()`` for the declared size, then streams
+        ``source.open()``; a body of the wrong size, a broken or late one, or an
+        :class:`IncompleteDownload` from the source spends one attempt. Raises
+        :class:`~pipelines.stripe.errors.DownloadError` (retryable) when none came up complete;
+        ``dest`` is then left as it was.
+        """
+        dest = Path(dest)
+        expected: int | None = None
         problem = ""
         for attempt in range(1, self._attempts + 1):
             if attempt > 1:
                 self._client.clock.sleep(self._backoff.delay(attempt - 1, jitter=self._random.random()))
+            expected = source.prepare()
+            dest.parent.mkdir(parents=True, exist_ok=True)
             try:
-                size = self._attempt(file_id, dest, expected, stripe_account)
-            except _Incomplete as incomplete:
+                size = self._attempt(source, dest, expected)
+            except IncompleteDownload as incomplete:
                 problem = str(incomplete)
                 logger.warning(
-                    "Download of Stripe file %s incomplete (attempt %d of %d): %s",
-                    file_id,
+                    "Download of Stripe %s incomplete (attempt %d of %d): %s",
+                    source.name,
                     attempt,
                     self._attempts,
                     problem,
@@ -118,23 +181,25 @@ class FileDownloader:
                 continue
             return DownloadedFile(path=dest, size=size)
         raise DownloadError(
-            f"file {file_id} could not be downloaded completely in {self._attempts} "
+            f"{source.name} could not be downloaded completely in {self._attempts} "
             f"attempt{'s' if self._attempts != 1 else ''}; last attempt: {problem}",
-            file_id=file_id,
+            file_id=source.id,
             attempts=self._attempts,
             expected_size=expected,
         )
 
-    def _attempt(self, file_id: str, dest: Path, expected: int | None, stripe_account: str | None) -> int:
+    def _attempt(self, source: DownloadSource, dest: Path, expected: int | None) -> int:
         handle, partial_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         partial = Path(partial_name)
         try:
             with os.fdopen(handle, "wb") as out:
-                received, content_length = self._receive(file_id, out, expected, stripe_account)
+                received, content_length = self._receive(source, out, expected)
                 if content_length is not None and received != content_length:
-                    raise _Incomplete(f"received {received} bytes, Content-Length said {content_length}")
+                    raise IncompleteDownload(
+                        f"received {received} bytes, Content-Length said {content_length}"
+                    )
                 if expected is not None and received != expected:
-                    raise _Incomplete(
+                    raise IncompleteDownload(
                         f"received {received} bytes, Stripe declared the file as {expected} bytes"
                     )
                 out.flush()
@@ -144,14 +209,11 @@ class FileDownloader:
         finally:
             partial.unlink(missing_ok=True)
 
-    def _receive(
-        self, file_id: str, out: BinaryIO, expected: int | None, stripe_account: str | None
-    ) -> tuple[int, int | None]:
+    def _receive(self, source: DownloadSource, out: BinaryIO, expected: int | None) -> tuple[int, int | None]:
         received = 0
-        path = f"/v1/files/{quote(file_id, safe='')}/contents"
         clock = self._client.clock
         started = clock.monotonic()
-        with self._client.stream(path, base="files", stripe_account=stripe_account) as response:
+        with source.open() as response:
             content_length = _content_length(response)
             size = expected if expected is not None else content_length
             deadline = self._deadline_base + (size or 0) / self._min_rate
@@ -161,14 +223,14 @@ class FileDownloader:
                     out.write(chunk)
                     received += len(chunk)
                     if expected is not None and received > expected:
-                        raise _Incomplete(f"received more than the {expected} bytes Stripe declared")
+                        raise IncompleteDownload(f"received more than the {expected} bytes Stripe declared")
                     if clock.monotonic() - started > deadline:
-                        raise _Incomplete(
+                        raise IncompleteDownload(
                             f"only {received} of {size if size is not None else '?'} bytes arrived in "
                             f"{deadline:.0f} s (the deadline for a file of this size)"
                         )
             except RETRYABLE_TRANSPORT_ERRORS as exc:
-                raise _Incomplete(
+                raise IncompleteDownload(
                     f"connection broke after {received} bytes: {exc or type(exc).__name__}"
                 ) from exc
         return received, content_length

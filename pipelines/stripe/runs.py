@@ -1,7 +1,9 @@
 """The life of a Stripe job: create it, report its id, poll it to a terminal status, judge the outcome.
 
-Sigma query runs and report runs share this life and differ only in their endpoint, their status
-words and where the result file is; each runner describes its kind with a :class:`RunKind`.
+Sigma query runs and report runs, v1 and ``/v2``, share this life and differ only in their
+endpoint, their status words, how a failure is judged and where the result file is; each runner
+describes its kind with a :class:`RunKind`. :func:`create_and_wait` is the v1 life;
+:func:`wait_for_run` is the part after the create, which the ``/v2`` runners share.
 """
 
 from __future__ import annotations
@@ -67,19 +69,64 @@ def create_and_wait(
     clock: Clock,
     deadline: float | None = None,
 ) -> dict[str, Any]:
-    """Create a run of ``kind`` and return its object once it has succeeded.
+    """Create a v1 run of ``kind`` and return its object once it has succeeded.
 
     Raises :class:`RunFailedError` when Stripe reports a failure status and
     :class:`RunDeadlineExceeded` when the run is still going at the poll deadline (``deadline``
     seconds, when given, instead of the policy's).
     """
-    if deadline is not None:
-        poll = replace(poll, deadline=deadline)
-    if not idempotency_key:
-        raise ValueError("an idempotency key is required so that a retried step resumes the same run")
+    require_idempotency_key(idempotency_key)
     created = client.request(
         "POST", kind.path, data=data, idempotency_key=idempotency_key, stripe_account=stripe_account
     )
+
+    def failure(run: Mapping[str, Any]) -> RunFailedError:
+        return RunFailedError(
+            _failure_message(run.get("error")),
+            run_kind=kind.label,
+            run_id=str(run.get("id")),
+            status=str(run.get("status")),
+            retryable=kind.failure_retryable,
+        )
+
+    return wait_for_run(
+        kind,
+        created,
+        lambda run_id: client.request("GET", kind.run_path(run_id), stripe_account=stripe_account),
+        on_created=on_created,
+        poll=poll,
+        clock=clock,
+        deadline=deadline,
+        failure=failure,
+    )
+
+
+def require_idempotency_key(idempotency_key: str) -> None:
+    """Refuse to create a run without a key: a retried step must resume its run, not start another."""
+    if not idempotency_key:
+        raise ValueError("an idempotency key is required so that a retried step resumes the same run")
+
+
+def wait_for_run(
+    kind: RunKind,
+    created: Mapping[str, Any],
+    fetch: Callable[[str], dict[str, Any]],
+    *,
+    on_created: OnCreated | None,
+    poll: PollPolicy,
+    clock: Clock,
+    deadline: float | None = None,
+    failure: Callable[[Mapping[str, Any]], RunFailedError],
+) -> dict[str, Any]:
+    """Report the id of the run Stripe answered a create with, poll it, and judge how it ended.
+
+    ``fetch(run_id)`` retrieves the run (v1 and ``/v2`` differ only there); ``failure(run)`` builds
+    the error for a run that ended in one of ``kind.failed``, so each API decides what its failures
+    mean. Returns the run object once it has succeeded; raises that error, or
+    :class:`RunDeadlineExceeded` when the run is still going at the deadline.
+    """
+    if deadline is not None:
+        poll = replace(poll, deadline=deadline)
     run_id = created.get("id")
     if not isinstance(run_id, str) or not run_id:
         raise APIError(f"creating a {kind.label} returned an object without an id")
@@ -88,8 +135,8 @@ def create_and_wait(
 
     terminal = kind.succeeded | kind.failed
     polled = poll_until(
-        created,
-        lambda: client.request("GET", kind.run_path(run_id), stripe_account=stripe_account),
+        dict(created),
+        lambda: fetch(run_id),
         lambda run: run.get("status") in terminal,
         policy=poll,
         clock=clock,
@@ -99,13 +146,7 @@ def create_and_wait(
     if not polled.done:
         raise RunDeadlineExceeded(run_kind=kind.label, run_id=run_id, status=status, waited=polled.waited)
     if status in kind.failed:
-        raise RunFailedError(
-            _failure_message(run.get("error")),
-            run_kind=kind.label,
-            run_id=run_id,
-            status=status,
-            retryable=kind.failure_retryable,
-        )
+        raise failure(run)
     return run
 
 

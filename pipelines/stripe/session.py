@@ -8,8 +8,14 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_FILES_BASE, StripeClient
+from pipelines.stripe.client import (
+    DEFAULT_API_BASE,
+    DEFAULT_DATA_API_VERSION,
+    DEFAULT_FILES_BASE,
+    StripeClient,
+)
 from pipelines.stripe.clock import Clock
+from pipelines.stripe.data_api import DataQueryRunner, DataReportRunner, DataReports, DataSchemas
 from pipelines.stripe.files import FileDownloader
 from pipelines.stripe.polling import PollPolicy
 from pipelines.stripe.reporting import ReportRunner
@@ -18,12 +24,17 @@ from pipelines.stripe.sigma import SigmaRunner
 
 @dataclass(frozen=True)
 class StripeSettings:
-    """Where Stripe is, which key to use and how patiently to wait: everything a session needs."""
+    """Where Stripe is, which key to use and how patiently to wait: everything a session needs.
+
+    ``stripe_version`` is the optional version of v1 requests; ``data_api_version`` the
+    ``Stripe-Version`` of every ``/v2`` (Data API) request, which must be a ``.preview`` version.
+    """
 
     api_key: str
     api_base: str = DEFAULT_API_BASE
     files_base: str = DEFAULT_FILES_BASE
     stripe_version: str | None = None
+    data_api_version: str = DEFAULT_DATA_API_VERSION
     request_timeout_seconds: float = 30.0
     max_network_retries: int = 4
     poll: PollPolicy = field(default_factory=PollPolicy)
@@ -41,18 +52,30 @@ class StripeSettings:
 
     def __repr__(self) -> str:
         # The dataclass repr would print the key.
-        return f"StripeSettings(api_base={self.api_base!r}, files_base={self.files_base!r})"
+        return (
+            f"StripeSettings(api_base={self.api_base!r}, files_base={self.files_base!r}, "
+            f"data_api_version={self.data_api_version!r})"
+        )
 
 
 @dataclass(frozen=True)
 class StripeSession:
-    """An open client and the runners on it."""
+    """An open client and the runners on it.
+
+    ``sigma``, ``reports`` and ``files`` speak v1; ``data_queries`` (query runs), ``data_reports``
+    (report runs), ``data_report_catalog`` (``/v2/data/reports``) and ``data_schemas`` speak the
+    Data API. All share the one client, and the ``/v2`` runners download through ``files``.
+    """
 
     settings: StripeSettings
     client: StripeClient
     sigma: SigmaRunner
     reports: ReportRunner
     files: FileDownloader
+    data_queries: DataQueryRunner
+    data_reports: DataReportRunner
+    data_report_catalog: DataReports
+    data_schemas: DataSchemas
 
 
 @contextmanager
@@ -71,15 +94,21 @@ def open_session(
         api_base=settings.api_base,
         files_base=settings.files_base,
         stripe_version=settings.stripe_version,
+        data_api_version=settings.data_api_version,
         timeout=settings.request_timeout_seconds,
         max_network_retries=settings.max_network_retries,
         transport=transport,
         clock=clock,
     ) as client:
+        files = FileDownloader(client, attempts=settings.download_attempts)
         yield StripeSession(
             settings=settings,
             client=client,
             sigma=SigmaRunner(client, poll=settings.poll),
             reports=ReportRunner(client, poll=settings.poll),
-            files=FileDownloader(client, attempts=settings.download_attempts),
+            files=files,
+            data_queries=DataQueryRunner(client, poll=settings.poll, files=files),
+            data_reports=DataReportRunner(client, poll=settings.poll, files=files),
+            data_report_catalog=DataReports(client),
+            data_schemas=DataSchemas(client),
         )
