@@ -289,7 +289,8 @@ class StripeClient:
 
         The request carries no ``Authorization`` header and none of the client's Stripe headers:
         a pre-signed link authorises itself, and its host (a storage bucket) must never receive
-        the API key. It goes over the same connection pool and retries transient failures like
+        the API key. Redirects are followed. It goes over the same connection pool and retries
+        transient failures like
         :meth:`request`; any other status raises :class:`~pipelines.stripe.errors.APIError` with
         ``http_status`` set, so that the caller can tell an expired link (403/404/410) from the
         rest. Body errors surface while reading, as with :meth:`stream`.
@@ -427,12 +428,15 @@ class StripeClient:
         api: _Api,
     ) -> httpx.Response:
         # ``auth=None`` is httpx's "no auth for this request": the key stays off pre-signed links.
+        # Such a link may redirect (a storage host sending to its regional endpoint); following it
+        # is safe because the request carries no credential, unlike an API request.
         auth = None if api == "link" else httpx.USE_CLIENT_DEFAULT
+        follow = api == "link"
         retry = 0
         while True:
             request = self._build(method, url, query=query, content=content, headers=headers, api=api)
             try:
-                response = self._http.send(request, stream=stream, auth=auth)
+                response = self._http.send(request, stream=stream, auth=auth, follow_redirects=follow)
             except RETRYABLE_TRANSPORT_ERRORS as exc:
                 if retry >= self.max_network_retries:
                     raise self._connection_error(request, exc, attempts=retry + 1) from exc

@@ -99,6 +99,9 @@ class _V1File:
 class FileDownloader:
     """Downloads Stripe files (report and query results) to local paths.
 
+    :meth:`download` fetches a v1 File by id; :meth:`download_from` any :class:`DownloadSource`
+    (the ``/v2`` runners pass their result links this way).
+
     ``attempts`` bounds how many times a body that arrives short, long, broken or too slowly is
     fetched again; errors opening the download (a bad key) are raised at once, after the client's
     own retries for transient statuses.

@@ -1,4 +1,4 @@
-"""Stripe's v1 request encoding: nested parameters flattened to bracketed form fields.
+"""Stripe's bracketed parameter encoding: v1 form bodies and query strings, and ``/v2`` query strings.
 
 ``{"parameters": {"columns": ["a", "b"]}}`` becomes ``parameters[columns][0]=a&parameters[columns][1]=b``,
 as stripe-python encodes it. httpx only encodes flat mappings (a list becomes repeated ``key=``

@@ -75,7 +75,8 @@ def optional_from_rfc3339(value: Any) -> datetime | None:
 def to_rfc3339(moment: datetime) -> str:
     """A tz-aware datetime as v2 parameters spell it: UTC, milliseconds, ``Z`` (``2026-11-08T00:00:00.000Z``).
 
-    Naive datetimes are refused, as in :func:`to_unix`.
+    Sub-millisecond digits are dropped (window bounds are whole days). Naive datetimes are refused,
+    as in :func:`to_unix`.
     """
     _require_aware(moment)
     utc = moment.astimezone(UTC)

@@ -271,6 +271,35 @@ def test_a_presigned_link_is_fetched_without_the_key_or_stripe_headers(make_clie
     assert request.url.params["X-Signature"] == "abc"
 
 
+def test_a_link_that_redirects_is_followed_still_without_the_key(make_client):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "storage.example":
+            return httpx.Response(307, headers={"Location": "https://eu.storage.example/r?sig=1"})
+        return httpx.Response(200, content=b"ok")
+
+    with make_client(handler).stream_url("https://storage.example/r?sig=1") as response:
+        assert response.read() == b"ok"
+
+    assert [r.url.host for r in seen] == ["storage.example", "eu.storage.example"]
+    assert not any("Authorization" in r.headers for r in seen)
+
+
+def test_an_api_redirect_is_not_followed(make_client, respond):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"Location": "https://elsewhere.example/v2/data/schemas"})
+
+    with pytest.raises(APIError):
+        make_client(handler, max_network_retries=0).request_v2("GET", "/v2/data/schemas")
+
+    assert len(seen) == 1
+
+
 def test_a_refused_link_is_an_api_error_with_its_status(make_client):
     client = make_client(lambda request: httpx.Response(403, content=b"<Error>AccessDenied</Error>"))
 
