@@ -40,7 +40,7 @@ from pipelines.catalog_schema import (
 )
 from pipelines.errors import CatalogError, SigmaSqlError
 from pipelines.sigma_sql import parse_query
-from pipelines.sources import ReportSource, SigmaSource, Source
+from pipelines.sources import DataQuerySource, DataReportSource, ReportSource, SigmaSource, Source
 from pipelines.warehouse import Column
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +64,11 @@ class Defaults:
     tags: Mapping[str, str] = field(default_factory=dict)
     group: str | None = None
     key_prefix: tuple[str, ...] = ("stripe",)
+    api: str = "v1"
+
+    def api_of(self, settings: Settings) -> str:
+        """The backend ``settings`` choose (``v1`` or ``v2``), else this default's."""
+        return _either(settings.api, self.api)
 
     def apply(self, settings: Settings) -> dict[str, Any]:
         """These fields as ``settings`` overrides them, ready for a ``Source`` (or a ``Defaults``)."""
@@ -121,7 +126,7 @@ def load_catalog(
             raise top.error(f"unknown key `{key}`{did_you_mean(key, ['defaults', 'reports'])}", key)
     defaults_place = top.child("defaults", label="defaults") if "defaults" in document else top
     settings = validate(Settings, document.get("defaults") or {}, defaults_place)
-    defaults = Defaults(**Defaults().apply(settings))
+    defaults = Defaults(**Defaults().apply(settings), api=Defaults().api_of(settings))
     entries = [
         _report(place, known_types, _shown(report_types_file), defaults) for place in _report_places(top)
     ]
@@ -198,7 +203,8 @@ def _report(
     if settings["timezone"] != "UTC" and "timezone" not in known.optional_parameters:
         raise place.error(f"{report_type} does not take a `timezone`", "timezone")
     name = entry.name or _default_name(report_type, place)
-    source = ReportSource(
+    kind = DataReportSource if defaults.api_of(entry) == "v2" else ReportSource
+    source = kind(
         origin=place.at(),
         name=name,
         report_type=report_type,
@@ -263,7 +269,12 @@ def _sigma(path: Path, defaults: Defaults) -> tuple[SigmaSource, Place]:
     except ValueError as error:
         raise place.error(f"file name (asset name): {error}") from None
     _check_sql(text, place)
-    source = SigmaSource(
+    v2 = defaults.api_of(header) == "v2"
+    if v2 and header.saved_query:
+        raise place.error(
+            "saved queries are a v1 feature; /v2/data runs the file's SQL (drop `api: v2`)", "saved_query"
+        )
+    source = (DataQuerySource if v2 else SigmaSource)(
         origin=place.file,
         name=name,
         path=path,

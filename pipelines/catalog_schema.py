@@ -237,6 +237,8 @@ class Settings(_Schema):
     tags: Tags | None = None
     group: Group | None = None
     key_prefix: KeyPrefix | None = None
+    #: Which Stripe backend runs the entry: the v1 APIs or ``/v2/data``.
+    api: Literal["v1", "v2"] | None = None
 
 
 class EntrySettings(Settings):

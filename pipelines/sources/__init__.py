@@ -3,12 +3,24 @@
     Source          the shared base: name, table, calendar, load settings, owners and tags
     ReportSource    a Reporting API report template (report runs, data_available_end)
     SigmaSource     a Sigma query in sql/ (query runs or a saved query, data_load_time)
+    DataQuerySource   a sql/ query on Stripe's /v2/data Queries API (api: v2)
+    DataReportSource  a report template on Stripe's /v2/data Reports API (api: v2)
 
 A new kind is one new subclass: the landing, asset factory, checks and automation take any.
 """
 
-from pipelines.sources.base import ConnectMode, JobRequest, Source
+from pipelines.sources.base import ConnectMode, JobRequest, Source, StripeRun
+from pipelines.sources.data_api import DataQuerySource, DataReportSource
 from pipelines.sources.report import ReportSource
 from pipelines.sources.sigma_query import SigmaSource
 
-__all__ = ["ConnectMode", "JobRequest", "ReportSource", "SigmaSource", "Source"]
+__all__ = [
+    "ConnectMode",
+    "DataQuerySource",
+    "DataReportSource",
+    "JobRequest",
+    "ReportSource",
+    "SigmaSource",
+    "Source",
+    "StripeRun",
+]

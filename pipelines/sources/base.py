@@ -15,7 +15,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from pipelines.freshness import Freshness, FreshnessProbe
 from pipelines.lineage import FRESHNESS_COLUMN, RUN_ID_COLUMN
@@ -24,6 +24,16 @@ from pipelines.stripe.runs import OnCreated
 from pipelines.warehouse import Column, CsvFile
 
 ConnectMode = Literal["per_account"] | None
+
+
+class StripeRun(Protocol):
+    """A finished Stripe job as a source kind returns it: v1 runs (``FinishedRun``), ``/v2`` runs
+    (``DataRun``) or a kind's own; the landing only needs its id."""
+
+    @property
+    def id(self) -> str:
+        """Stripe's id of the run (``frr_…``, ``qry_…``, ``qrun_…``, ``rrun_…``)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -112,17 +122,16 @@ class Source(ABC):
         """How far Stripe's data for this source is loaded."""
 
     @abstractmethod
-    def run_job(self, session: StripeSession, probe: FreshnessProbe, request: JobRequest) -> FinishedRun:
+    def run_job(self, session: StripeSession, probe: FreshnessProbe, request: JobRequest) -> StripeRun:
         """Start the Stripe job over ``request``'s window, wait for it, and return the finished run."""
 
-    def download(
-        self, session: StripeSession, run: FinishedRun, dest: Path, account: str | None
-    ) -> DownloadedFile:
-        """Stream the run's result file to ``dest`` (default: the Files API)."""
-        return session.files.download(run.file_id, dest, stripe_account=self.stripe_account(account))
+    def download(self, session: StripeSession, run: Any, dest: Path, account: str | None) -> DownloadedFile:
+        """Stream the run's result file to ``dest`` (default: a v1 ``FinishedRun``'s file, Files API)."""
+        finished: FinishedRun = run
+        return session.files.download(finished.file_id, dest, stripe_account=self.stripe_account(account))
 
     def result_freshness(
-        self, result: CsvFile, run: FinishedRun, freshness: Freshness, window_end: datetime
+        self, result: CsvFile, run: Any, freshness: Freshness, window_end: datetime
     ) -> datetime:
         """The freshness the result's rows were computed at; raises if the result cannot be used.
 
@@ -130,7 +139,11 @@ class Source(ABC):
         """
         return freshness.loaded_until
 
-    def lineage(self, run: FinishedRun, data_load_time: datetime) -> dict[str, Any]:
+    def expected_records(self, run: Any) -> int | None:
+        """How many records Stripe says the result holds, when it says (the load must match it)."""
+        return None
+
+    def lineage(self, run: Any, data_load_time: datetime) -> dict[str, Any]:
         """Constant columns stored on every landed row (default: the run id and its freshness)."""
         return {RUN_ID_COLUMN: run.id, FRESHNESS_COLUMN: data_load_time}
 
