@@ -129,19 +129,26 @@ def _check_tables(query: exp.Query, tables: frozenset[str]) -> None:
             raise SigmaSqlError(f"Unsupported SQL construct: {name}")
 
 
-def _in_analysis_order(node: exp.Expression) -> Iterator[exp.Expression]:
-    """Nodes in the order Trino analyzes a query: FROM, WHERE, GROUP BY, SELECT, HAVING, ORDER BY."""
-    yield node
-    if isinstance(node, exp.Select):
-        order = ("with_", "from_", "joins", "where", "group", "expressions", "having", "qualify", "order")
-        keys = [k for k in order if k in node.args] + [k for k in node.args if k not in order]
-        children = [node.args[k] for k in keys]
-    else:
-        children = list(node.args.values())
-    for child in children:
-        for item in child if isinstance(child, list) else [child]:
-            if isinstance(item, exp.Expression):
-                yield from _in_analysis_order(item)
+def _in_analysis_order(root: exp.Expression) -> Iterator[exp.Expression]:
+    """Nodes in the order Trino analyzes a query: FROM, WHERE, GROUP BY, SELECT, HAVING, ORDER BY.
+
+    Iterative, as long ``a OR b OR ...`` chains nest deeper than Python's recursion limit.
+    """
+    order = ("with_", "from_", "joins", "where", "group", "expressions", "having", "qualify", "order")
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        keys = list(node.args)
+        if isinstance(node, exp.Select):
+            keys = [k for k in order if k in node.args] + [k for k in node.args if k not in order]
+        children = [
+            item
+            for key in keys
+            for item in (node.args[key] if isinstance(node.args[key], list) else [node.args[key]])
+            if isinstance(item, exp.Expression)
+        ]
+        stack.extend(reversed(children))
 
 
 def _check_call(source: Source, call: tuple[str, int, str | None]) -> None:

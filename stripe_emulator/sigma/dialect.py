@@ -19,7 +19,7 @@ from stripe_emulator.sigma.errors import SigmaSqlError, Source
 from stripe_emulator.sigma.functions import names
 from stripe_emulator.sigma.inference import CALL
 
-__all__ = ["SigmaTrino", "check_tokens", "parse"]
+__all__ = ["SigmaTrino", "check_tokens", "parse", "tokens"]
 
 _WRAPPERS = (exp.Window, exp.Filter, exp.IgnoreNulls, exp.RespectNulls, exp.WithinGroup)
 _LEAVES = (exp.Null, exp.Boolean, exp.Star, exp.Placeholder, exp.Parameter)

@@ -132,6 +132,9 @@ class TypeInference:
         self._schema = schema
         self._types: dict[int, TrinoType | None] = {}
         self._sources: dict[int, dict[str, Columns | None]] = {}
+        # Per node: the SELECT it belongs to (for a SELECT, the one around it) and whether it is
+        # in that SELECT's ORDER BY. Built once per query: find_ancestor is slow on deep trees.
+        self._places: dict[int, tuple[exp.Select | None, bool]] = {}
 
     def type_of(self, node: exp.Expression | None) -> TrinoType | None:
         """The Trino type of ``node``, None when it cannot be known for certain."""
@@ -232,7 +235,7 @@ class TypeInference:
         if isinstance(column.this, exp.Star):
             return None
         name, table = column.name.lower(), column.table.lower()
-        select = column.find_ancestor(exp.Select)
+        select, in_order = self._place(column)
         while select is not None:
             sources = self._sources_of(select)
             if table:
@@ -240,8 +243,7 @@ class TypeInference:
                     found = sources[table]
                     return found.get(name) if found is not None else None
             else:
-                order = column.find_ancestor(exp.Order)
-                if order is not None and order.parent is select:
+                if in_order:
                     for projection in select.expressions:
                         if isinstance(projection, exp.Alias) and projection.alias.lower() == name:
                             return self.type_of(projection.this)
@@ -250,10 +252,25 @@ class TypeInference:
                 matches = [found[name] for found in sources.values() if found and name in found]
                 if matches:
                     return matches[0] if len(matches) == 1 else None
-            select = select.parent.find_ancestor(exp.Select) if select.parent else None
+            select, in_order = self._place(select)[0], False
         if not table and name == "data_load_time":
             return t.TIMESTAMP
         return None
+
+    def _place(self, node: exp.Expression) -> tuple[exp.Select | None, bool]:
+        if id(node) not in self._places:
+            self._index(node.root())
+        return self._places.get(id(node), (None, False))
+
+    def _index(self, root: exp.Expression) -> None:
+        stack: list[tuple[exp.Expression, exp.Select | None, bool]] = [(root, None, False)]
+        while stack:
+            node, select, in_order = stack.pop()
+            self._places[id(node)] = (select, in_order)
+            inner = (node, False) if isinstance(node, exp.Select) else (select, in_order)
+            for child in node.iter_expressions():
+                ordering = isinstance(child, exp.Order) and node is inner[0]
+                stack.append((child, inner[0], inner[1] or ordering))
 
     # -- expressions ---------------------------------------------------------------------------
 

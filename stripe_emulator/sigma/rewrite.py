@@ -99,6 +99,8 @@ def _rewrite(node: exp.Expression, inference: TypeInference, stream: list[Token]
         # DuckDB's millisecond() counts the seconds too (12.345 s -> 12345).
         return exp.Mod(this=_call("millisecond", first_argument(node)), expression=exp.Literal.number(1000))
     if name in ("date_format", "date_parse") and isinstance(node, exp.TimeToStr | exp.StrToTime):
+        if not isinstance(node.args.get("format"), exp.Literal):
+            raise SigmaSqlError(f"The emulator runs {name} only with a literal pattern")
         pattern = _written_string(node, stream)
         converted = formats.mysql_format(pattern, parsing=name == "date_parse")
         function = "strptime" if name == "date_parse" else "strftime"
@@ -218,6 +220,8 @@ def bind_data_load_time(query: exp.Query, moment: datetime) -> exp.Query:
     def is_bare(column: exp.Expression) -> bool:
         return isinstance(column, exp.Column) and not column.table and column.name.lower() == "data_load_time"
 
+    if not any(is_bare(column) for column in query.find_all(exp.Column)):
+        return query  # scopes are costly to build on large queries
     targets: list[exp.Column] = []
     try:
         for scope in traverse_scope(query):
