@@ -12,8 +12,8 @@ class EmulatorConfig:
     """Everything that shapes one emulator instance.
 
     The same ``seed`` and generation fields (``days``, ``future_days``, ``data_load_time``, ``scale``,
-    ``connected_accounts``) always produce the same data. ``run_delay``, ``rate_limit`` and ``files_dir``
-    only affect the HTTP API.
+    ``connected_accounts``) always produce the same data. ``run_delay``, ``rate_limit``, ``files_dir`` and
+    ``download_url_ttl`` only affect the HTTP API.
     """
 
     seed: int = 42
@@ -32,6 +32,8 @@ class EmulatorConfig:
     """Requests per second per API key (token bucket; the burst equals the rate)."""
     files_dir: Path | None = None
     """Where result files are written; ``None`` means a temporary directory."""
+    download_url_ttl: float = 300.0
+    """Seconds a Data API v2 result's pre-signed ``download_url`` works after it is issued."""
 
     def __post_init__(self) -> None:
         if self.days < 1:
@@ -48,6 +50,8 @@ class EmulatorConfig:
             raise ValueError(f"run_delay must not be negative, got {self.run_delay}")
         if self.rate_limit <= 0:
             raise ValueError(f"rate_limit must be positive, got {self.rate_limit}")
+        if self.download_url_ttl < 0:
+            raise ValueError(f"download_url_ttl must not be negative, got {self.download_url_ttl}")
 
     def initial_data_load_time(self, now: datetime | None = None) -> datetime:
         """The configured ``data_load_time`` in UTC, or Stripe's usual lag behind ``now``."""

@@ -150,6 +150,20 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
         "GET /v1/sigma/scheduled_query_runs/{id}",
     ),
     "rak_account_read": ("GET /v1/account", "GET /v1/accounts", "GET /v1/accounts/{id}"),
+    # The Data API v2 names its permissions without the rak_ prefix; both are read-level although
+    # they open the POSTs that create runs (Stripe's Data > Queries / Reports: Read).
+    "data_queries_read": (
+        "GET /v2/data/schemas",
+        "GET /v2/data/schemas/{id}",
+        "POST /v2/data/query_runs",
+        "GET /v2/data/query_runs/{id}",
+    ),
+    "data_reports_read": (
+        "GET /v2/data/reports",
+        "GET /v2/data/reports/{id}",
+        "POST /v2/data/report_runs",
+        "GET /v2/data/report_runs/{id}",
+    ),
 }
 
 _ENDPOINT_PERMISSION = {endpoint: name for name, endpoints in PERMISSIONS.items() for endpoint in endpoints}

@@ -174,6 +174,20 @@ class Engine:
             )
         return SigmaResult(rows=rows, columns=columns, data_load_time=snapshot)
 
+    def sigma_columns(self) -> dict[str, list[tuple[str, str]]]:
+        """Each Sigma table's columns in order with their DuckDB types (the v2 schemas listing's source)."""
+        with self._cursor() as cursor:
+            rows = cursor.execute(
+                "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+                "WHERE schema_name = 'main' AND database_name = current_database() "
+                "ORDER BY table_name, column_index"
+            ).fetchall()
+        tables: dict[str, list[tuple[str, str]]] = {}
+        for table, column, data_type in rows:
+            if table in sigma.TABLE_NAMES:
+                tables.setdefault(str(table), []).append((str(column), str(data_type)))
+        return tables
+
     def scheduled_query_runs(self) -> list[dict[str, Any]]:
         """Every daily scheduled Sigma query run that has happened by now, newest first (no ``file``).
 

@@ -10,6 +10,8 @@ requests: the n-th ones (``nth``), every k-th (``every``), with a seeded ``proba
     http_429 GET /v1/reporting/report_runs/* every=3 retry_after=1
     truncate_download GET /v1/files/*/contents bytes=100 times=1
     run_failed POST /v1/sigma/query_runs probability=0.2 seed=7
+    run_failed POST /v2/data/query_runs code=file_size_above_limit times=1
+    expire_download GET /v2/data/query_runs/* times=1
     slow * /v1/* seconds=2.5 nth=1
 
 Kinds, where they act, and their options (defaults in brackets):
@@ -23,12 +25,20 @@ Kinds, where they act, and their options (defaults in brackets):
   idempotent replay, then the connection closes without the response); ``truncate_download`` (the
   body stops after ``bytes`` bytes [half the Content-Length] although Content-Length promised all of
   it, then the connection closes);
-* on the run a POST creates (only requests creating a report or query run count for them):
-  ``run_failed`` (ends ``failed`` with ``message`` [a generic internal error]); ``run_stuck`` (never
-  leaves pending/running); ``malformed_csv`` (CSV record ``line`` [2; 1 is the header] breaks:
-  ``style=unterminated_quote`` [default] or ``style=field_count``); ``add_column`` (an extra
-  ``column`` [``_unexpected``] filled with ``value`` [``x``]); ``remove_column`` (drops ``column``
-  [the last column, unless it is the only one]); ``duplicate_row`` (record ``line`` [2] appears twice).
+* on the run a POST creates (only requests creating a report or query run, v1 or v2, count for them):
+  ``run_failed`` (ends ``failed`` with ``message`` [a generic internal error]; on v2 runs ``code`` sets
+  ``status_details.code``: ``internal_error`` [default], ``file_size_above_limit`` or
+  ``query_run_invalid_sql``); ``run_canceled`` (v2 runs only: ends ``canceled`` with ``message``;
+  v1 runs ignore it); ``run_stuck`` (never leaves pending/running); ``malformed_csv`` (CSV record
+  ``line`` [2; 1 is the header] breaks: ``style=unterminated_quote`` [default] or
+  ``style=field_count``); ``add_column`` (an extra ``column`` [``_unexpected``] filled with ``value``
+  [``x``]); ``remove_column`` (drops ``column`` [the last column, unless it is the only one]);
+  ``duplicate_row`` (record ``line`` [2] appears twice);
+  the file faults change what the v2 ``download_url`` serves, not the inline rows;
+* on the links a request issues: ``expire_download`` (the v2 ``download_url`` a matching run
+  retrieval issues expires ``seconds`` [0: already expired] after it is issued). It counts like any
+  rule on every matching request, so add it once the run has succeeded (with ``times=1``) to expire
+  exactly the next link.
 
 In spec strings ``nth`` takes a comma-separated list (``nth=1,3``) and values cannot contain spaces
 (use JSON for a ``message`` with spaces); in JSON ``nth`` is a number or a list.
@@ -54,9 +64,21 @@ from stripe_emulator.conventions import new_id
 ABORT_KINDS = frozenset({"http_429", "http_500", "http_502", "http_503", "drop_connection"})
 RESPONSE_KINDS = frozenset({"drop_after_commit", "truncate_download"})
 RUN_KINDS = frozenset(
-    {"run_failed", "run_stuck", "malformed_csv", "add_column", "remove_column", "duplicate_row"}
+    {
+        "run_failed",
+        "run_canceled",
+        "run_stuck",
+        "malformed_csv",
+        "add_column",
+        "remove_column",
+        "duplicate_row",
+    }
 )
-KINDS = ABORT_KINDS | RESPONSE_KINDS | RUN_KINDS | {"slow"}
+LINK_KINDS = frozenset({"expire_download"})
+KINDS = ABORT_KINDS | RESPONSE_KINDS | RUN_KINDS | LINK_KINDS | {"slow"}
+
+RUN_FAILURE_CODES = ("internal_error", "file_size_above_limit", "query_run_invalid_sql")
+"""The ``status_details.code`` values a v2 ``run_failed`` fault may set."""
 
 MALFORMED_STYLES = ("unterminated_quote", "field_count")
 METHODS = ("*", "GET", "POST", "DELETE")
@@ -72,12 +94,14 @@ _KIND_OPTIONS: dict[str, dict[str, type]] = {
     "drop_after_commit": {},
     "slow": {"seconds": float},
     "truncate_download": {"bytes": int},
-    "run_failed": {"message": str},
+    "run_failed": {"message": str, "code": str},
+    "run_canceled": {"message": str},
     "run_stuck": {},
     "malformed_csv": {"line": int, "style": str},
     "add_column": {"column": str, "value": str},
     "remove_column": {"column": str},
     "duplicate_row": {"line": int},
+    "expire_download": {"seconds": float},
 }
 _SCHEDULE_OPTIONS: dict[str, type] = {
     "nth": list,
@@ -200,6 +224,10 @@ def _validate(rule: FaultRule) -> None:
         raise FaultSpecError("truncate_download bytes cannot be negative")
     if rule.kind == "slow" and rule.option("seconds", 0.0) < 0:
         raise FaultSpecError("slow seconds cannot be negative")
+    if rule.kind == "expire_download" and rule.option("seconds", 0.0) < 0:
+        raise FaultSpecError("expire_download seconds cannot be negative")
+    if rule.kind == "run_failed" and rule.option("code", RUN_FAILURE_CODES[0]) not in RUN_FAILURE_CODES:
+        raise FaultSpecError(f"run_failed code must be one of {', '.join(RUN_FAILURE_CODES)}")
 
 
 def parse_spec(spec: str) -> FaultRule:
@@ -234,9 +262,10 @@ class FaultPlan:
     delay: float = 0.0
     response: FaultRule | None = None
     run: tuple[FaultRule, ...] = ()
+    links: tuple[FaultRule, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.abort or self.delay or self.response or self.run)
+        return bool(self.abort or self.delay or self.response or self.run or self.links)
 
 
 NO_FAULTS = FaultPlan()
@@ -331,6 +360,7 @@ class FaultInjector:
             delay=sum(float(r.option("seconds", 5.0)) for r in rules if r.kind == "slow"),
             response=next((r for r in rules if r.kind in RESPONSE_KINDS), None),
             run=tuple(r for r in rules if r.kind in RUN_KINDS),
+            links=tuple(r for r in rules if r.kind in LINK_KINDS),
         )
 
     @staticmethod

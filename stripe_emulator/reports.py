@@ -33,6 +33,7 @@ __all__ = [
     "ReportTypeSpec",
     "UnknownReportType",
     "install",
+    "newest_versions",
     "run_report",
     "validate",
 ]
@@ -246,6 +247,19 @@ def _registry() -> dict[str, ReportTypeSpec]:
 
 
 REPORT_TYPES: dict[str, ReportTypeSpec] = _registry()
+
+
+def newest_versions() -> dict[str, ReportTypeSpec]:
+    """The newest version of each report type, by its id without the version suffix.
+
+    The Data API v2 names reports that way (``payouts.itemized`` runs ``payouts.itemized.3``).
+    """
+    newest: dict[str, ReportTypeSpec] = {}
+    for spec in REPORT_TYPES.values():
+        name = spec.id.rsplit(".", 1)[0]
+        if name not in newest or spec.version > newest[name].version:
+            newest[name] = spec
+    return newest
 
 
 # ----------------------------------------------------------------------------------------------

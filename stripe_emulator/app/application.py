@@ -13,12 +13,14 @@ from starlette.routing import BaseRoute, Route
 
 from stripe_emulator.app.accounts_api import AccountsApi
 from stripe_emulator.app.control_api import ControlApi
+from stripe_emulator.app.data_api import DataApi
 from stripe_emulator.app.endpoint import stripe_endpoint
 from stripe_emulator.app.fault_layer import EmulatorApp
 from stripe_emulator.app.files_api import FilesApi
 from stripe_emulator.app.reporting_api import ReportingApi
 from stripe_emulator.app.sigma_api import SigmaApi
 from stripe_emulator.app.state import EmulatorState
+from stripe_emulator.app.v2_conventions import V2Error
 from stripe_emulator.conventions import StripeError
 from stripe_emulator.engine import Engine
 from stripe_emulator.faults import FaultInjector
@@ -59,6 +61,7 @@ def _routes(state: EmulatorState) -> list[BaseRoute]:
         Route(path, stripe_endpoint(state, method, path, handler), methods=[method])
         for method, path, handler in v1
     ]
+    routes += DataApi(state).routes()
     routes += [Route(path, handler, methods=[method]) for method, path, handler in ControlApi(state).routes()]
     return routes
 
@@ -69,8 +72,12 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         f"Unrecognized request URL ({request.method}: {request.url.path}). "
         "Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
     )
+    if request.url.path.startswith("/v2/"):
+        return V2Error(404, message, code="unrecognized_request_url").response()
     return StripeError(404, message).response()
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/v2/"):
+        return V2Error(500, "An unknown error occurred.").response()
     return StripeError(500, "An unknown error occurred.", type="api_error").response()

@@ -15,12 +15,15 @@ from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from stripe_emulator.app.state import EmulatorState
+from stripe_emulator.app.v2_conventions import fault_error
 from stripe_emulator.conventions import DEFAULT_API_VERSION, StripeError, new_request_id
 from stripe_emulator.faults import NO_FAULTS, FaultRule, close_connection
 
 logger = logging.getLogger("stripe_emulator.requests")
 
-RUN_CREATING_ROUTES = frozenset({"/v1/reporting/report_runs", "/v1/sigma/query_runs"})
+RUN_CREATING_ROUTES = frozenset(
+    {"/v1/reporting/report_runs", "/v1/sigma/query_runs", "/v2/data/query_runs", "/v2/data/report_runs"}
+)
 """Route templates whose POST creates a run: only those requests count for run faults."""
 
 
@@ -87,6 +90,9 @@ class EmulatorApp(Starlette):
         headers = {"Stripe-Should-Retry": "true" if rule.option("should_retry", True) else "false"}
         if rule.option("retry_after") is not None:
             headers["Retry-After"] = f"{float(rule.option('retry_after')):g}"
+        if scope["path"].startswith("/v2/"):
+            await fault_error(rule.kind, headers).response()(scope, receive, send)
+            return None
         if rule.kind == "http_429":
             error = StripeError(
                 429,
