@@ -2,16 +2,24 @@
 
 Assets come from the catalogue — ``reports.yaml`` and ``sql/*.sql`` — through one factory; the
 Stripe key and warehouse URL come from the environment (see README: Configuration). Built lazily,
-when Dagster loads the code location, so importing this module costs nothing.
+when Dagster loads the code location, so importing this module costs nothing. When a key is set,
+the ``sql/`` files are first checked against Stripe's schema (``GET /v2/data/schemas``), so a
+misspelt column fails the load naming its file and line; offline the check is skipped with a note.
 """
+
+import logging
 
 import dagster as dg
 
 from pipelines.catalog import load_catalog
+from pipelines.cli import settings_from_env
+from pipelines.contracts import check_catalog
 from pipelines.project import build_definitions, resources_from_env
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     """The project's definitions."""
-    return build_definitions(load_catalog(), resources_from_env())
+    catalog = load_catalog()
+    logging.getLogger("stripe_reports").info(check_catalog(catalog.queries, settings_from_env()))
+    return build_definitions(catalog, resources_from_env())

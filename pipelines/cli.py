@@ -1,6 +1,7 @@
 """``stripe-reports``: the project's command line, for what is not a Dagster run.
 
-    stripe-reports catalog                  list the assets the catalogue defines
+    stripe-reports catalog [--check]        list the assets; --check: sql/ files against Stripe's schema
+    stripe-reports compare ASSET --day D    run one day on v1 and on /v2/data and compare the rows
     stripe-reports saved-queries plan       show how Stripe's saved queries would change
     stripe-reports saved-queries apply      create/update them by name (never deletes)
 
@@ -15,46 +16,86 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from pipelines.catalog import load_catalog
+from pipelines.compare import compare_window
+from pipelines.contracts import check_catalog
 from pipelines.errors import CatalogError
 from pipelines.sigma_sql import render_latest_day
-from pipelines.stripe import SavedQueries, StripeClient
+from pipelines.stripe import SavedQueries, StripeSettings, open_session
 from pipelines.stripe.client import DEFAULT_API_BASE
 from pipelines.stripe.errors import StripeError
+from pipelines.workdirs import run_workdir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stripe-reports`` console script."""
     parser = argparse.ArgumentParser(prog="stripe-reports", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("catalog", help="list the assets the catalogue defines")
+    catalog = commands.add_parser("catalog", help="list the assets the catalogue defines")
+    catalog.add_argument("--check", action="store_true", help="check sql/ files against Stripe's schema")
+    compare = commands.add_parser("compare", help="run one day of an entry on v1 and v2, compare the rows")
+    compare.add_argument("asset", help="asset name (stripe-reports catalog lists them)")
+    compare.add_argument("--day", required=True, type=date.fromisoformat, help="the day, YYYY-MM-DD")
     saved = commands.add_parser("saved-queries", help="sync sql/ files that name a saved query")
     saved.add_argument("action", choices=["plan", "apply"])
     args = parser.parse_args(argv)
     try:
         if args.command == "catalog":
-            return _catalog()
+            return _catalog(check=args.check)
+        if args.command == "compare":
+            return _compare(args.asset, args.day)
         return _saved_queries(apply=args.action == "apply")
-    except (CatalogError, StripeError) as error:
+    except (CatalogError, StripeError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
 
-def _catalog() -> int:
+def settings_from_env(environ: Mapping[str, str] = os.environ) -> StripeSettings | None:
+    """The Stripe settings the command line uses (the Dagster code's variables), None without a key."""
+    key = environ.get("STRIPE_API_KEY")
+    if not key:
+        return None
+    api_base = environ.get("STRIPE_API_BASE", DEFAULT_API_BASE)
+    return StripeSettings(
+        api_key=key, api_base=api_base, files_base=environ.get("STRIPE_FILES_BASE", api_base)
+    )
+
+
+def _catalog(*, check: bool) -> int:
     catalog = load_catalog()
     for source in catalog.sources:
         split = "ranged" if source.splittable else "one run per day"
         fan_out = ", per connected account" if source.connect else ""
         key = "/".join([*source.key_prefix, source.name])
         print(f"{key:<65} {source.source_label:<44} {source.timezone:<18} {split}{fan_out}")
+    if check:
+        print(check_catalog(catalog.queries, settings_from_env()))
     return 0
 
 
+def _compare(asset: str, day: date) -> int:
+    settings = settings_from_env()
+    if settings is None:
+        print("error: set STRIPE_API_KEY", file=sys.stderr)
+        return 2
+    source = load_catalog().get(asset)
+    zone = ZoneInfo(source.timezone)
+    start = datetime.combine(day, time(), zone)
+    end = datetime.combine(day + timedelta(days=1), time(), zone)
+    with open_session(settings) as session, run_workdir() as workdir:
+        comparison = compare_window(source, session, start, end, workdir)
+    print(f"{asset} {day}: v1 and v2 (/v2/data)")
+    print(comparison.describe())
+    return 0 if comparison.identical else 3
+
+
 def _saved_queries(*, apply: bool) -> int:
-    key = os.environ.get("STRIPE_API_KEY")
-    if not key:
+    settings = settings_from_env()
+    if settings is None:
         print("error: set STRIPE_API_KEY (a key with Sigma saved-query write permission)", file=sys.stderr)
         return 2
     local = {
@@ -65,8 +106,8 @@ def _saved_queries(*, apply: bool) -> int:
     if not local:
         print("No sql/ file names a saved query (header `-- saved_query: <name>`).")
         return 0
-    with StripeClient(key, api_base=os.environ.get("STRIPE_API_BASE", DEFAULT_API_BASE)) as client:
-        saved = SavedQueries(client)
+    with open_session(settings) as session:
+        saved = SavedQueries(session.client)
         plan = saved.plan_sync(local)
         for change in plan:
             print(change.describe())

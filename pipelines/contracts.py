@@ -10,11 +10,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pipelines.errors import CatalogError
 from pipelines.sigma_sql import referenced_tables
 from pipelines.sources import SigmaSource
+from pipelines.stripe import StripeSession, StripeSettings, open_session
+from pipelines.stripe.errors import StripeError
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,30 @@ def _line_of(sql: str, name: str) -> int:
         if not line.lstrip().startswith("--") and pattern.search(line):
             return number
     return 1
+
+
+def stripe_schema(session: StripeSession) -> dict[str, list[str]]:
+    """Stripe's analytical dataset as table name → column names (one listing; runs no query)."""
+    return {
+        s.name: [name for name, _ in s.columns or ()] for s in session.data_schemas.list(include_columns=True)
+    }
+
+
+def check_catalog(queries: Iterable[SigmaSource], settings: StripeSettings | None) -> str:
+    """Check every query against Stripe's schema; a note when the check was skipped, else raises.
+
+    Raises :class:`~pipelines.errors.CatalogError` listing every problem (file, line, nearest
+    name). Without a key, or when Stripe cannot be reached, nothing is checked and the note says so.
+    """
+    queries = list(queries)
+    if settings is None:
+        return "data contracts not checked: no STRIPE_API_KEY"
+    try:
+        with open_session(replace(settings, max_network_retries=0, request_timeout_seconds=3.0)) as session:
+            schema = stripe_schema(session)
+    except StripeError as error:
+        return f"data contracts not checked: Stripe's /v2/data/schemas could not be read ({error})"
+    problems = check_queries(queries, schema)
+    if problems:
+        raise CatalogError("; ".join(str(p) for p in problems))
+    return f"data contracts: {len(queries)} sql/ file(s) name only tables and columns Stripe has"

@@ -17,7 +17,7 @@ from pydantic import Field
 from sqlalchemy.engine import make_url
 
 from pipelines.stripe import PollPolicy, StripeSession, StripeSettings, open_session
-from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_FILES_BASE
+from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_DATA_API_VERSION, DEFAULT_FILES_BASE
 from pipelines.warehouse import Warehouse
 
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
@@ -30,7 +30,10 @@ class StripeResource(dg.ConfigurableResource):
     api_base: str = Field(default=DEFAULT_API_BASE, description="Base URL of the API.")
     files_base: str = Field(default=DEFAULT_FILES_BASE, description="Base URL of file downloads.")
     stripe_version: str | None = Field(
-        default=None, description="Pin a Stripe-Version; account default if unset."
+        default=None, description="Pin a Stripe-Version of v1 requests; account default if unset."
+    )
+    data_api_version: str = Field(
+        default=DEFAULT_DATA_API_VERSION, description="Stripe-Version of /v2/data requests (a .preview)."
     )
     request_timeout_seconds: float = Field(default=30.0, description="Per-request network timeout.")
     max_network_retries: int = Field(default=4, description="Retries of one request on transient errors.")
@@ -60,6 +63,7 @@ class StripeResource(dg.ConfigurableResource):
             api_base=self.api_base,
             files_base=self.files_base,
             stripe_version=self.stripe_version,
+            data_api_version=self.data_api_version,
             request_timeout_seconds=self.request_timeout_seconds,
             max_network_retries=self.max_network_retries,
             poll=PollPolicy(
