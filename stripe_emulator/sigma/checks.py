@@ -316,7 +316,8 @@ def _check_arguments(source: Source, node: exp.Func, type_of) -> None:  # type: 
     if argument is None or argument.family not in CHECKED_FAMILIES:
         return
     if name in _TEMPORAL_SIGNATURES or name in _FIELD_FUNCTIONS:
-        if argument.family not in ("date", "timestamp", "time"):
+        # year(interval year to month), hour(interval day to second) and the like are Trino too.
+        if argument.family not in ("date", "timestamp", "time", "day_interval", "month_interval"):
             expected = _TEMPORAL_SIGNATURES.get(name) or ", ".join(
                 f"{name}({kind}) bigint" for kind in ("date", "timestamp(p)", "timestamp(p) with time zone")
             )
