@@ -30,6 +30,10 @@ class BulkLoad(ABC):
     def after_create(self, conn: sa.Connection) -> None:  # noqa: B027 - optional hook
         """Called once when the load has just created the table."""
 
+    def ensure_indexes(self, conn: sa.Connection) -> None:  # noqa: B027 - optional hook
+        """Create the indexes the load's queries rely on, where the database benefits and they are
+        missing (called on every load, before the insert, so the insert maintains them)."""
+
     def prepare(self, conn: sa.Connection) -> None:  # noqa: B027 - optional hook
         """Read or check the file before the windows' rows are deleted."""
 

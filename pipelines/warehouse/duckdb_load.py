@@ -28,7 +28,12 @@ _DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb
 
 
 class DuckDBLoad(BulkLoad):
-    """``INSERT INTO t SELECT ... FROM read_csv(...)``: no Python row loop, no staging copy."""
+    """``INSERT INTO t SELECT ... FROM read_csv(...)``: no Python row loop, no staging copy.
+
+    No indexes: DuckDB answers the loader's set queries (a window's rows, a unique column's values
+    against the table's) with a columnar scan and a hash join, never with an ART index, and any
+    index on a table makes DuckDB refuse to change a column's type (``ALTER COLUMN ... TYPE``).
+    """
 
     def insert(self, conn: sa.Connection) -> int:
         plan = self.plan

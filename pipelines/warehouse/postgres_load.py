@@ -37,6 +37,13 @@ class PostgresLoad(BulkLoad):
         # name comes from the plan's naming convention (shortened with a hash past 63 characters).
         sa.Index(None, self.plan.target.c[PARTITION_COLUMN]).create(conn)
 
+    def ensure_indexes(self, conn: sa.Connection) -> None:
+        # The unique column is looked up as a set (values that moved across windows, the whole-table
+        # duplicate check): a table created before it was indexed gets its index on its next load.
+        column = self.plan.spec.unique_column
+        if column is not None:
+            sa.Index(None, self.plan.target.c[column]).create(conn, checkfirst=True)
+
     def prepare(self, conn: sa.Connection) -> None:
         plan = self.plan
         self._stage = sa.Table(

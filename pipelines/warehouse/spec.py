@@ -109,6 +109,10 @@ class LoadResult:
     * ``records_in_file``: the data records of the file, counted from its bytes (blank lines not
       counted); ``rows_inserted``: the rows the database reported inserting. The load only commits
       when ``records_in_file == rows_inserted == rows`` (RowCountMismatchError otherwise).
+    * ``moved_from_other_windows``: rows removed from windows outside this load (within its scope)
+      because their unique value now belongs to one of this load's windows, per window key (empty
+      without a ``unique_column``): a record Stripe moved across midnight is kept once, where the
+      newest data puts it.
     * ``bytes``, ``seconds``: the file's size, the time the replace took.
     * ``file_columns``: the file's header, in file order.
     * ``table_columns``: the table's columns after the load, in table order, with logical types.
@@ -126,3 +130,4 @@ class LoadResult:
     file_columns: tuple[str, ...]
     table_columns: tuple[Column, ...]
     dropped_columns: tuple[str, ...]
+    moved_from_other_windows: dict[str, int] = field(default_factory=dict)

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -199,6 +200,50 @@ class Warehouse:
             ).all()
         return {(_text(key), _text(value)): _decimal(total) for key, value, total in rows}
 
+    def duplicate_ids(
+        self, table: str, column: str, scope: Mapping[str, Any] | None = None, limit: int = 10
+    ) -> list[tuple[Any, list[str]]]:
+        """Values of ``column`` held by more than one row of the whole table (within ``scope``), each
+        with the window key of every row holding it, sorted; the first ``limit`` values, in order.
+
+        The check a unique column's table answers at any time, whatever the loads were: one grouped
+        query (index-backed on PostgreSQL, where the loader indexes the unique column), then the
+        partitions of the few values found. NULLs are no value. Empty when the table, or a scope
+        column, does not exist.
+        """
+        if limit < 0:
+            raise ValueError(f"duplicate_ids of {table}: limit must not be negative, not {limit}")
+        scope = self._check_columns(scope)
+        check_identifier(column, "column")
+        with self._engine.connect() as conn:
+            source = self._source(conn, table)
+            if source is None or any(name not in source.c for name in scope):
+                return []
+            value = self._column(source, column)
+            partition = source.c[PARTITION_COLUMN]
+            present = [value.is_not(None), *self._equal(source, scope)]
+            repeated = (
+                conn.execute(
+                    sa.select(value)
+                    .where(*present)
+                    .group_by(value)
+                    .having(sa.func.count() > 1)
+                    .order_by(value)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+            if not repeated:
+                return []
+            rows = conn.execute(
+                sa.select(value, partition).where(*present, value.in_(repeated)).order_by(value, partition)
+            ).all()
+        partitions: dict[Any, list[str]] = {found: [] for found in repeated}
+        for found, key in rows:
+            partitions[found].append(_text(key))
+        return [(found, partitions[found]) for found in repeated]
+
     def _source(self, conn: sa.Connection, table: str) -> sa.Table | None:
         """``table`` with its columns typed by their logical types (so every dialect returns the same
         Python values), or None when it does not exist."""
@@ -271,7 +316,7 @@ class Warehouse:
         undeclared = [name for name in csv_file.header if name not in declared]
         inferred = infer_types(csv_file, undeclared, self._sample_rows) if undeclared else {}
 
-        def load() -> tuple[LoadPlan, int, dict[str, int]]:
+        def load() -> tuple[LoadPlan, _Loaded]:
             with self._writer_lock(table), self._engine.connect() as conn, conn.begin():
                 if self._dialect == "postgresql":
                     advisory_lock(conn, f"warehouse table {self._schema or ''}.{table}")
@@ -285,15 +330,16 @@ class Warehouse:
                     inferred,
                     loaded_at=datetime.now(UTC),
                 )
-                return plan, *self._run(conn, plan)
+                return plan, self._run(conn, plan)
 
-        plan, inserted, rows_by_window = retry_conflicts(load)
+        plan, loaded = retry_conflicts(load)
         return LoadResult(
             table=table,
-            rows=sum(rows_by_window.values()),
-            rows_by_window=rows_by_window,
+            rows=sum(loaded.rows_by_window.values()),
+            rows_by_window=loaded.rows_by_window,
             records_in_file=scan.records,
-            rows_inserted=inserted,
+            rows_inserted=loaded.inserted,
+            moved_from_other_windows=loaded.moved,
             bytes=csv_file.size,
             seconds=time.perf_counter() - started,
             file_columns=plan.file_columns,
@@ -301,13 +347,14 @@ class Warehouse:
             dropped_columns=plan.dropped_columns,
         )
 
-    def _run(self, conn: sa.Connection, plan: LoadPlan) -> tuple[int, dict[str, int]]:
+    def _run(self, conn: sa.Connection, plan: LoadPlan) -> _Loaded:
         bulk = self._bulk(plan)
         if plan.create:
             plan.target.create(conn)
             bulk.after_create(conn)
         for name, _ in plan.added:
             conn.execute(AddColumn(plan.target.c[name]))
+        bulk.ensure_indexes(conn)
         self._refuse_stale(conn, plan)
         bulk.prepare(conn)
         conn.execute(sa.delete(plan.target).where(plan.window_rows()))
@@ -321,7 +368,44 @@ class Warehouse:
             raise RowCountMismatchError(plan.csv.path, plan.table_name, plan.scan.records, inserted, counted)
         if plan.spec.unique_column is not None:
             self._refuse_duplicates(conn, plan)
-        return inserted, rows_by_window
+        return _Loaded(inserted, rows_by_window, self._move_from_other_windows(conn, plan))
+
+    @staticmethod
+    def _move_from_other_windows(conn: sa.Connection, plan: LoadPlan) -> dict[str, int]:
+        # A record Stripe moved across a window boundary (its time corrected from 23:59:59 to
+        # 00:00:01) now arrives in this load's window while the neighbouring window still holds it
+        # from its own, older load: the newest answer wins, so the older copy goes. One set query
+        # (the windows' unique values against the rest of the scope), then a delete when it finds any.
+        column = plan.spec.unique_column
+        if column is None or plan.create:
+            return {}
+        target = plan.target
+        value = target.c[column]
+        partition = target.c[PARTITION_COLUMN]
+        landed = sa.select(value).where(plan.window_rows(), value.is_not(None))
+        elsewhere = sa.and_(partition.not_in(plan.split.keys), *plan.scope_condition(), value.in_(landed))
+        moved = conn.execute(
+            sa.select(partition, sa.func.count()).where(elsewhere).group_by(partition).order_by(partition)
+        ).all()
+        if not moved:
+            return {}
+        spec = plan.spec
+        freshness = spec.freshness_column
+        if (
+            freshness is not None
+            and spec.freshness is not None
+            and freshness in plan.columns
+            and freshness not in dict(plan.added)
+        ):
+            # Taking a record from a window computed later than this load would be older data
+            # overwriting newer too.
+            newer = _newer_rows(conn, plan, freshness, spec.freshness, where=elsewhere)
+            if newer:
+                raise StaleLoadError(
+                    plan.table_name, freshness, sorted(newer), max(newer.values()), spec.freshness
+                )
+        conn.execute(sa.delete(target).where(elsewhere))
+        return {str(key): int(count) for key, count in moved}
 
     @staticmethod
     def _refuse_stale(conn: sa.Connection, plan: LoadPlan) -> None:
@@ -379,6 +463,16 @@ class Warehouse:
 
     def _display(self, table: str) -> str:
         return f"{self._schema}.{table}" if self._schema else table
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What the transaction did: rows the database reported inserting, rows per window counted
+    afterwards, rows removed from other windows per window key (their unique value moved here)."""
+
+    inserted: int
+    rows_by_window: dict[str, int]
+    moved: dict[str, int]
 
 
 def _newer_rows(
