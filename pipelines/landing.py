@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.freshness import Freshness, FreshnessProbe
-from pipelines.lineage import ACCOUNT_COLUMN
+from pipelines.lineage import ACCOUNT_COLUMN, FRESHNESS_COLUMN
 from pipelines.partition_windows import PartitionWindow
 from pipelines.sources import JobRequest, Source
 from pipelines.stripe import StripeSession
@@ -111,6 +111,9 @@ class Landing:
                     scope={ACCOUNT_COLUMN: account} if account is not None else {},
                     lineage=source.lineage(run, data_load_time),
                     unique_column=source.unique_column,
+                    # Rows computed from older Stripe data never replace rows computed from newer.
+                    freshness_column=FRESHNESS_COLUMN,
+                    freshness=data_load_time,
                 ),
             )
             loading = time.monotonic() - began

@@ -5,19 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from stub_stripe import API_BASE, FILES_BASE, StillClock, StubStripe
 
 from pipelines.errors import StaleResultError, is_retryable
-from pipelines.stripe.errors import RunDeadlineExceeded
 from pipelines.freshness import FreshnessProbe
 from pipelines.landing import Landing
 from pipelines.partition_windows import PartitionWindow
 from pipelines.sources import ReportSource, SigmaSource
 from pipelines.stripe import StripeSession, StripeSettings, open_session
-from pipelines.warehouse import Column, Warehouse, Window
+from pipelines.stripe.errors import RunDeadlineExceeded
+from pipelines.warehouse import Column, StaleLoadError, Warehouse, Window
 
 LOG = logging.getLogger("test_landing")
 DAY_1 = datetime(2026, 3, 8, tzinfo=UTC)
@@ -179,12 +180,31 @@ def test_a_stuck_run_is_given_up_after_the_time_a_job_of_its_size_takes(
         run_deadline_base_seconds=30,
         run_deadline_per_day_seconds=10,
     )
-    with open_session(settings, transport=stub.transport(), clock=clock) as session:
-        with pytest.raises(RunDeadlineExceeded) as raised:
-            landing(REPORT, session, warehouse, tmp_path).land(
-                days(3), FreshnessProbe(session).freshness(REPORT)
-            )
+    with (
+        open_session(settings, transport=stub.transport(), clock=clock) as session,
+        pytest.raises(RunDeadlineExceeded) as raised,
+    ):
+        landing(REPORT, session, warehouse, tmp_path).land(days(3), FreshnessProbe(session).freshness(REPORT))
 
     # 30 s + 3 days x 10 s, not the hour the resource allows at most.
     assert 60 <= raised.value.waited < 75
     assert warehouse.table_columns("activity") is None
+
+
+def test_a_result_computed_from_older_data_never_replaces_a_newer_one(
+    stub: StubStripe, session: StripeSession, warehouse: Warehouse, tmp_path: Path
+) -> None:
+    # A backfill started before Stripe's late correction commits after a single-day run that saw it.
+    stub.next_file = "id,amount,created_utc\ntxn_1,2.000,2026-03-08 10:00:00\n"
+    stub.data_available_end = datetime(2026, 3, 12, tzinfo=UTC)
+    landing(REPORT, session, warehouse, tmp_path).land(days(1), FreshnessProbe(session).freshness(REPORT))
+    stub.next_file = "id,amount,created_utc\ntxn_1,1.000,2026-03-08 10:00:00\n"
+    stub.data_available_end = datetime(2026, 3, 10, tzinfo=UTC)
+
+    with pytest.raises(StaleLoadError, match="2026-03-12T00:00:00") as raised:
+        landing(REPORT, session, warehouse, tmp_path, scope="run-2:0").land(
+            days(1), FreshnessProbe(session).freshness(REPORT)
+        )
+
+    assert not is_retryable(raised.value)
+    assert [row["amount"] for row in warehouse.preview("activity", "2026-03-08")] == [Decimal("2.000")]
