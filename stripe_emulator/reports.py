@@ -475,7 +475,7 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
             cu.description AS customer_description, {customer},
             ch.id AS charge_id, ch.created AS charge_created, ch._is_link AS is_link,
             ch.statement_descriptor, {charge},
-            inv.id AS invoice_id, inv.number AS invoice_number,
+            inv.id AS invoice_id, inv._number AS invoice_number,
             {RAW_SCHEMA}.sidn('sub_', bt._subscription_u) AS subscription_id,
             dp.reason AS dispute_reason, bt._connected_account_id AS connected_account_id,
             direct.id AS connected_account_direct_charge_id,

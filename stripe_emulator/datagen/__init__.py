@@ -14,10 +14,17 @@ schema. Every raw table carries two hidden columns Sigma never shows: ``_account
 row belongs to; NULL for data every account sees) and ``_visible_at`` (the row does not exist for
 Sigma or reports while ``_visible_at >= data_load_time``).
 
+Every table covers the same history, from the account's first day (four years before the
+Reporting API's ``data_start``) to ``data_end``; :mod:`.sigma_schema` defines the views Sigma
+queries read, as of a run's ``data_load_time``.
+
 Layout: :mod:`.generator` runs the pipeline; :mod:`.business` is the frame every step shares; the
-simulation is :mod:`.customers`, :mod:`.subscriptions`, :mod:`.charges`, :mod:`.refunds_disputes`,
-:mod:`.connect`, :mod:`.ledger` and :mod:`.payouts`; :mod:`.tables` writes the results; constants
-live in :mod:`.currencies`, :mod:`.reference` and :mod:`.codes`.
+simulation is :mod:`.customers`, :mod:`.subscriptions` (sign-ups), :mod:`.lifecycle` (trials,
+failed payments, plan changes, ends, comebacks), :mod:`.subscription_history` (MRR events, status
+history, schedules), :mod:`.one_off_invoices`, :mod:`.charges`, :mod:`.refunds_disputes`,
+:mod:`.connect`, :mod:`.ledger` and :mod:`.payouts`; :mod:`.tables` writes the results;
+:mod:`.scheduled_runs` lists the Dashboard's scheduled queries' runs; constants live in
+:mod:`.currencies`, :mod:`.reference`, :mod:`.billing_reference` and :mod:`.codes`.
 """
 
 from stripe_emulator.datagen.accounts import Account
@@ -31,13 +38,19 @@ from stripe_emulator.datagen.currencies import (
 )
 from stripe_emulator.datagen.generator import GeneratedData, generate, measure_generation
 from stripe_emulator.datagen.ids import entity_number, stripe_id
-from stripe_emulator.datagen.macros import RAW_SCHEMA, install_macros
+from stripe_emulator.datagen.macros import (
+    RAW_SCHEMA,
+    SIGMA_FUNCTIONS,
+    install_macros,
+    install_sigma_functions,
+)
 
 __all__ = [
     "CURRENCIES",
     "KIND_SCHEDULED_RUN",
     "RAW_SCHEMA",
     "SETTLEMENT_CURRENCIES",
+    "SIGMA_FUNCTIONS",
     "THREE_DECIMAL_CURRENCIES",
     "ZERO_DECIMAL_CURRENCIES",
     "Account",
@@ -46,6 +59,7 @@ __all__ = [
     "entity_number",
     "generate",
     "install_macros",
+    "install_sigma_functions",
     "measure_generation",
     "stripe_id",
 ]

@@ -33,6 +33,11 @@ class Account:
     payout_delay_days: int
     application_fee_rate: float
 
+    @property
+    def created_day(self) -> int:
+        """The day (since the Unix epoch, UTC) the account was created: its activity starts then."""
+        return unix(self.created) // 86_400
+
     def to_stripe(self) -> dict[str, Any]:
         """The account as Stripe's ``account`` API object."""
         schedule: dict[str, Any] = {"delay_days": self.payout_delay_days, "interval": self.payout_interval}
@@ -64,7 +69,8 @@ def make_accounts(draws: Draws, first_day: int, n_connected: int) -> list[Accoun
     """The platform, then ``n_connected`` accounts made from the templates in turn.
 
     Past the first round of templates names get a number (``#2``...). ``first_day`` (days since the
-    epoch) is the first generated day; every account was created before it.
+    epoch) is the first day the Reporting API offers; the platform was created a month before its
+    history began, ``HISTORY_DAYS`` earlier, and connected accounts joined it since.
     """
     numbers = draws.id(K_ACCOUNT, np.arange(n_connected + 1))
     base = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=first_day)
@@ -102,7 +108,8 @@ def make_accounts(draws: Draws, first_day: int, n_connected: int) -> list[Accoun
                 timezone=tz,
                 email=f"payments@{slug}.example",
                 type=kind,
-                created=base - timedelta(days=60 + 37 * i),
+                # Connected accounts joined at intervals, never before the platform's history began.
+                created=base - timedelta(days=min(60 + 37 * i, HISTORY_DAYS - 1)),
                 payout_interval=interval,
                 payout_weekly_anchor=anchor,
                 payout_delay_days=delay,

@@ -27,3 +27,12 @@ def add_months(seconds: np.ndarray, months: np.ndarray) -> np.ndarray:
     length = ((target + 1).astype("datetime64[D]") - first).astype(np.int64)
     landed = first + np.minimum(day_of_month, length - 1)
     return landed.astype("datetime64[s]").astype(np.int64) + time_of_day
+
+
+def whole_months(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """How many whole months fit from ``start`` to ``end`` (Unix seconds), as :func:`add_months` counts."""
+    months = (
+        end.astype("datetime64[s]").astype("datetime64[M]")
+        - start.astype("datetime64[s]").astype("datetime64[M]")
+    ).astype(np.int64)
+    return np.where(add_months(start, months) > end, months - 1, months)

@@ -13,6 +13,7 @@ from stripe_emulator.datagen.currencies import CURRENCIES, USD_RATES
 from stripe_emulator.datagen.randomness import U64, Draws, choice, key, poisson
 from stripe_emulator.datagen.reference import (
     GROWTH_PER_DAY,
+    HISTORY_DAYS,
     HOUR_WEIGHTS,
     MAX_MONTHS,
     MAX_YEARS,
@@ -28,8 +29,10 @@ _EPOCH = date(1970, 1, 1)
 class Business:
     """One seed's business: its accounts, which days exist, and how busy each day is.
 
-    Days are counted from the Unix epoch: money moves on days ``d0`` (inclusive) to ``d1`` (exclusive);
-    ``dref`` is the day the volume is calibrated to (about ``scale`` platform balance transactions).
+    Days are counted from the Unix epoch. The account's history, every table's, runs from day ``h0``
+    (inclusive) to ``d1`` (exclusive); ``d0`` is the first day the Reporting API offers, late enough
+    that the oldest subscriptions still renew by then. ``dref`` is the day the volume is calibrated
+    to (about ``scale`` platform balance transactions).
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class Business:
         self.seed = seed
         self.d0 = (data_start.date() - _EPOCH).days
         self.d1 = (data_end.date() - _EPOCH).days
+        self.h0 = self.d0 - HISTORY_DAYS
         self.dref = (reference_day - _EPOCH).days
         self.scale = scale
         self.n_connected = n_connected
@@ -62,8 +66,8 @@ class Business:
         return self.accounts[1:]
 
     def window(self) -> np.ndarray:
-        """The days money moves on."""
-        return np.arange(self.d0, self.d1, dtype=np.int64)
+        """The days of the account's history (money moves on every one of them)."""
+        return np.arange(self.h0, self.d1, dtype=np.int64)
 
     def daily_counts(self, days: np.ndarray, rate: float, stream: str) -> np.ndarray:
         """How many events of ``stream`` happen on each day, for ``rate`` a day at the reference day."""

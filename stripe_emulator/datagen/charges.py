@@ -9,11 +9,20 @@ from __future__ import annotations
 import numpy as np
 
 from stripe_emulator.datagen.arrays import Columns, expand
+from stripe_emulator.datagen.billing_reference import CARD_FAILURE, DEBIT_FAILURE
 from stripe_emulator.datagen.business import Business
-from stripe_emulator.datagen.codes import C_ORDER, C_SUB_CREATE, C_SUB_CYCLE, K_CHARGE, K_SUBSCRIPTION
+from stripe_emulator.datagen.codes import (
+    C_INVOICE,
+    C_ORDER,
+    C_SUB_CREATE,
+    C_SUB_CYCLE,
+    K_CHARGE,
+    K_SUBSCRIPTION,
+)
 from stripe_emulator.datagen.connect import add_direct_charges
 from stripe_emulator.datagen.currencies import CURRENCIES, PLATFORM_CURRENCY_MIX, USD_RATES, currency_exponent
 from stripe_emulator.datagen.customers import Customers
+from stripe_emulator.datagen.lifecycle import RETRY_PAYLOAD, Lifecycle
 from stripe_emulator.datagen.randomness import U64, choice, choice_rows, key
 from stripe_emulator.datagen.reference import (
     BANK_DEBIT_FROM,
@@ -33,20 +42,20 @@ from stripe_emulator.datagen.refunds_disputes import simulate_refunds_and_disput
 from stripe_emulator.datagen.rows import ChargeRows
 
 
-def simulate_charges(biz: Business, customers: Customers, subs: Columns, invoices: Columns) -> Columns:
-    """Every charge attempt in the generated days, with its outcome.
+def simulate_charges(biz: Business, customers: Customers, life: Lifecycle, one_off: Columns) -> Columns:
+    """Every charge attempt in the account's history, with its outcome.
 
-    ``invoice_rows`` holds the [first, last) rows of the charges paying ``invoices``, in their order.
+    Invoice payments (subscriptions' attempts and paid one-off invoices) have the outcome the
+    lifecycle gave them; other charges draw theirs.
     """
     rates = biz.rates()
     window = biz.window()
     charges = ChargeRows()
     _add_orders(biz, customers, window, rates["orders"], charges)
-    _add_invoice_payments(customers, subs, invoices, charges)
+    _add_invoice_payments(biz, customers, life, charges)
+    _add_one_off_payments(customers, life, one_off, charges)
     add_direct_charges(biz, window, rates["connected_charges"], charges)
-    c = charges.concat()
-    c["invoice_rows"] = np.array([charges.size(0), charges.size(0) + charges.size(1)])
-    return _outcomes(biz, customers, c)
+    return _outcomes(biz, customers, charges.concat())
 
 
 def _add_orders(
@@ -58,7 +67,8 @@ def _add_orders(
     payload = (U64(1) << U64(52)) | (day.astype(np.uint64) << U64(24)) | idx.astype(np.uint64)
     keys = key(K_CHARGE, payload)
     back = np.floor(u(keys, "customer.day") * (CUSTOMER_LOOKBACK_DAYS + 1)).astype(np.int64)
-    slot = day - back - customers.first_day
+    # In the account's first weeks the customers to come back are the ones it has had so far.
+    slot = np.maximum(day - back, customers.first_day) - customers.first_day
     available = customers.per_day[slot]
     pick = np.floor(u(keys, "customer.pick") * np.maximum(available, 1)).astype(np.int64)
     has_customer = (u(keys, "customer") < 0.75) & (available > 0)
@@ -74,22 +84,48 @@ def _add_orders(
     )
 
 
-def _add_invoice_payments(
-    customers: Customers, subs: Columns, invoices: Columns, charges: ChargeRows
-) -> None:
-    # Subscription invoices, paid with the subscription's saved payment method.
-    sub = invoices["sub"]
+def _add_invoice_payments(biz: Business, customers: Customers, life: Lifecycle, charges: ChargeRows) -> None:
+    # Every attempt to pay a subscription invoice, with the saved payment method; retries of one
+    # invoice share its PaymentIntent.
+    s, inv, a = life.subs, life.invoices, life.attempts
+    a = {name: values[a["at"] < biz.d1 * DAY] for name, values in a.items()}
+    row = a["invoice"]
+    sub = inv["sub"][row]
+    first = (U64(2) << U64(52)) | inv["payload"][row]
+    retry = RETRY_PAYLOAD | (a["attempt"].astype(np.uint64) << U64(49)) | inv["payload"][row]
     charges.add(
-        (U64(2) << U64(52)) | invoices["payload"],
-        created=invoices["charge_at"],
-        customer=customers.row_of(subs["payload"][sub]),
-        currency=subs["currency"][sub],
-        flavour=np.where(invoices["k"] == 0, C_SUB_CREATE, C_SUB_CYCLE),
-        invoice=invoices["payload"],
-        subscription=subs["payload"][sub],
-        amount=invoices["amount"],
-        method=subs["method"][sub],
-        method_key=key(K_SUBSCRIPTION, subs["payload"][sub]),
+        np.where(a["attempt"] == 0, first, retry),
+        created=a["at"],
+        customer=customers.row_of(s["customer_payload"][sub]),
+        currency=s["currency"][sub],
+        flavour=np.where(inv["on_session"][row], C_SUB_CREATE, C_SUB_CYCLE),
+        invoice=inv["payload"][row],
+        subscription=s["payload"][sub],
+        amount=inv["total"][row],
+        method=s["method"][sub],
+        method_key=key(K_SUBSCRIPTION, s["payload"][sub]),
+        outcome=a["failed"].astype(np.int64),
+        intent=first,
+    )
+
+
+def _add_one_off_payments(
+    customers: Customers, life: Lifecycle, one_off: Columns, charges: ChargeRows
+) -> None:
+    # One-off invoices the customer paid, by card.
+    paid = one_off["paid"]
+    sub = one_off["sub"][paid]
+    charges.add(
+        (U64(2) << U64(52)) | one_off["payload"][paid],
+        created=one_off["paid_at"][paid],
+        customer=customers.row_of(life.subs["customer_payload"][sub]),
+        currency=life.subs["currency"][sub],
+        flavour=C_INVOICE,
+        invoice=one_off["payload"][paid],
+        amount=one_off["total"][paid],
+        method=0,
+        method_key=key(K_SUBSCRIPTION, life.subs["payload"][sub]),
+        outcome=0,
     )
 
 
@@ -115,7 +151,7 @@ def _outcomes(biz: Business, customers: Customers, c: Columns) -> Columns:
         np.maximum(50, np.rint(c["amount_usd"] * np.asarray(USD_RATES)[presentment] * 10.0**exponent)),
     ).astype(np.int64)
     fx = biz.fx(biz.window())
-    rate_of_day = fx[np.clip(day - biz.d0, 0, len(fx) - 1), presentment]
+    rate_of_day = fx[np.clip(day - biz.h0, 0, len(fx) - 1), presentment]
     exchange_rate = np.where(converted, np.round(1.0 / rate_of_day, 6), np.nan)
     settled = np.where(converted, np.rint(amount * np.nan_to_num(exchange_rate, nan=1.0)), amount).astype(
         np.int64
@@ -140,7 +176,8 @@ def _outcomes(biz: Business, customers: Customers, c: Columns) -> Columns:
     last4 = np.floor(u(mkeys, "last4") * 10000).astype(np.int64)
     exp_month = 1 + np.floor(u(mkeys, "exp_month") * 12).astype(np.int64)
     exp_year = 2026 + np.floor(u(mkeys, "exp_year") * 6).astype(np.int64)
-    failed = u(keys, "failed") < np.where(card, 0.05, 0.02)
+    drawn = u(keys, "failed") < np.where(card, CARD_FAILURE, DEBIT_FAILURE)
+    failed = np.where(c["outcome"] >= 0, c["outcome"] == 1, drawn)
     failure = choice(u(keys, "failure"), FAILURE_MIX)
 
     # Fees: Stripe's processing fee, plus the platform's application fee on connected accounts.

@@ -32,6 +32,7 @@ def add_direct_charges(biz: Business, window: np.ndarray, rate: float, charges: 
     weights = np.array([1.0 / a.index**0.7 for a in biz.connected])
     for account, weight in zip(biz.connected, weights / max(weights.sum(), 1e-9), strict=True):
         n = biz.daily_counts(window, rate * weight, f"connected.{account.index}")
+        n[window < account.created_day] = 0
         day, idx = expand(window, n)
         payload = (
             (U64(3) << U64(52))
@@ -75,7 +76,7 @@ def add_transfers(biz: Business, window: np.ndarray, orders_per_day: float, rows
     for account in biz.connected:
         payload = (U64(account.index) << U64(40)) | (window.astype(np.uint64) << U64(24))
         keys = key(K_TRANSFER, payload)
-        happens = u(keys, "happens") < 0.85
+        happens = (u(keys, "happens") < 0.85) & (window >= account.created_day)
         payload, keys, day = payload[happens], keys[happens], window[happens]
         own = SETTLEMENT_CURRENCIES.index(account.default_currency)
         usd = 0.02 * orders_per_day * 45 * np.exp(0.5 * biz.draws.normal(keys, "amount"))

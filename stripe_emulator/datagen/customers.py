@@ -11,7 +11,7 @@ from stripe_emulator.datagen.business import Business
 from stripe_emulator.datagen.codes import K_CUSTOMER
 from stripe_emulator.datagen.currencies import PLATFORM_CURRENCY_MIX
 from stripe_emulator.datagen.randomness import U64, choice, key
-from stripe_emulator.datagen.reference import CUSTOMER_LOOKBACK_DAYS, DAY, HISTORY_DAYS, PLACES_BY_CURRENCY
+from stripe_emulator.datagen.reference import DAY, PLACES_BY_CURRENCY
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,11 @@ class Customers:
 
 
 def simulate_customers(biz: Business) -> Customers:
-    """Sign-ups since the oldest subscription still renewing; one-off buyers only in the recent past."""
+    """Sign-ups on every day of the account's history: subscribers first, then one-off buyers."""
     rates = biz.rates()
-    days = np.arange(biz.d0 - HISTORY_DAYS, biz.d1, dtype=np.int64)
+    days = biz.window()
     n_sub = biz.daily_counts(days, rates["subscriptions"], "subscriptions")
     n_other = biz.daily_counts(days, rates["new_customers"], "customers")
-    n_other[days < biz.d0 - CUSTOMER_LOOKBACK_DAYS] = 0
     per_day = n_sub + n_other
     c_day, c_idx = expand(days, per_day)
     payload = (c_day.astype(np.uint64) << U64(24)) | c_idx.astype(np.uint64)

@@ -8,19 +8,24 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
+import numpy as np
 
 from stripe_emulator.datagen.accounts import Account
 from stripe_emulator.datagen.business import Business
 from stripe_emulator.datagen.charges import simulate_charges
 from stripe_emulator.datagen.customers import simulate_customers
 from stripe_emulator.datagen.ledger import simulate_balance
+from stripe_emulator.datagen.lifecycle import simulate_lifecycle
 from stripe_emulator.datagen.macros import RAW_SCHEMA, install_macros
-from stripe_emulator.datagen.subscriptions import simulate_invoices, simulate_subscriptions
+from stripe_emulator.datagen.one_off_invoices import simulate_one_off_invoices
+from stripe_emulator.datagen.subscriptions import simulate_subscriptions
 from stripe_emulator.datagen.tables import (
     TableWriter,
     write_accounts,
     write_balance,
     write_catalog,
+    write_checkout,
+    write_coupons,
     write_customers,
     write_exchange_rates,
     write_invoices,
@@ -53,10 +58,11 @@ def generate(
 ) -> GeneratedData:
     """Generate every table into ``con`` (schema ``stripe_raw``), deterministically.
 
-    ``data_start`` and ``data_end`` are midnights UTC bounding the money movement; subscriptions,
-    their customers and their change events reach further back. ``reference_day`` is the day the
-    volume is calibrated to (about ``scale`` platform balance transactions); the business grows, so
-    earlier days have a little less.
+    ``data_start`` is the midnight UTC from which the Reporting API offers data and ``data_end`` the
+    midnight the data ends at. Every table's history starts earlier, the same day for all: four
+    years before ``data_start``, so that the longest subscriptions still renew by then.
+    ``reference_day`` is the day the volume is calibrated to (about ``scale`` platform balance
+    transactions); the business grows, so earlier days have less.
     """
     started = time.perf_counter()
     biz = Business(seed, data_start, data_end, reference_day, scale, connected_accounts)
@@ -82,14 +88,16 @@ def _write_all(out: TableWriter, biz: Business) -> dict[str, int]:
     write_accounts(out, biz)
     write_catalog(out, biz)
     customers = simulate_customers(biz)
-    subs = simulate_subscriptions(biz, customers)
-    invoices = simulate_invoices(biz, subs)
-    charges = simulate_charges(biz, customers, subs, invoices)
+    life = simulate_lifecycle(biz, simulate_subscriptions(biz, customers))
+    one_off = simulate_one_off_invoices(biz, life)
+    charges = simulate_charges(biz, customers, life, one_off)
     balance, payouts = simulate_balance(biz, charges)
     write_customers(out, biz, customers)
-    write_subscriptions(out, biz, subs)
-    write_invoices(out, biz, subs, invoices, charges)
+    write_coupons(out, biz, customers, np.where(customers.subscriber, customers.payload, 0).astype(np.uint64))
+    write_subscriptions(out, biz, life)
+    write_invoices(out, biz, life, one_off, charges)
     write_payments(out, biz, customers, charges)
+    write_checkout(out, biz, customers, life, charges)
     write_balance(out, biz, customers, balance, payouts)
     write_exchange_rates(out, biz)
     return out.counts

@@ -78,6 +78,7 @@ def _add_payment_rows(c: Columns, rows: BalanceRows) -> None:
         created=c["created"][ok],
         amount=c["settled"][ok],
         fee=(c["stripe_fee"] + c["application_fee"])[ok],
+        app_fee=c["application_fee"][ok],
         type=np.where(c["card"], TYPE["charge"], TYPE["payment"])[ok],
         category=CATEGORY["charge"],
         source_kind=K_CHARGE,

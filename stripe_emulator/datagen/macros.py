@@ -1,4 +1,5 @@
-"""The ``stripe_raw`` schema and the SQL macros its tables and the report queries share."""
+"""The ``stripe_raw`` schema, the SQL macros its tables and the report queries share, and Stripe's
+own Sigma functions."""
 
 from __future__ import annotations
 
@@ -34,3 +35,36 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     }
     for signature, body in macros.items():
         con.execute(f"CREATE OR REPLACE MACRO {RAW_SCHEMA}.{signature} AS {body}")
+
+
+SIGMA_FUNCTIONS: dict[str, str] = {
+    "decimalize_amount": "double",
+    "decimalize_amount_no_display": "double",
+    "stringify_amount": "varchar",
+}
+"""Stripe's Sigma helper functions the emulator has, with the Trino type each returns."""
+
+
+def install_sigma_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Stripe's Sigma helpers, as macros in ``main`` so a Sigma query calls them unqualified.
+
+    Stripe's query templates use them to show minor-unit amounts in major units:
+    ``decimalize_amount(currency, amount[, digits])`` and its ``_no_display`` twin give a number
+    (``decimalize_amount_no_display('usd', 123456, 2)`` is 1234.56; JPY has no minor unit, KWD three),
+    rounded to ``digits`` decimals when given. ``stringify_amount(currency, amount[, separator])``
+    gives the exact text with the currency's decimals (``'12.50'``; ``'12,50'`` with ``','``), as
+    in the price tier example of docs.stripe.com/stripe-data/query-billing-data.
+    """
+    install_macros(con)
+    scale = f"power(10, {RAW_SCHEMA}.currency_exponent(currency))"
+    number = f"CAST(amount AS DOUBLE) / {scale}"
+    text = f"{RAW_SCHEMA}.major(CAST(round(amount) AS BIGINT), currency)"
+    for name in ("decimalize_amount", "decimalize_amount_no_display"):
+        con.execute(
+            f"CREATE OR REPLACE MACRO main.{name}(currency, amount) AS {number}, "
+            f"(currency, amount, digits) AS round({number}, digits)"
+        )
+    con.execute(
+        f"CREATE OR REPLACE MACRO main.stringify_amount(currency, amount) AS {text}, "
+        f"(currency, amount, separator) AS replace({text}, '.', separator)"
+    )

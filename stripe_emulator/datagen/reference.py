@@ -128,7 +128,13 @@ PRODUCTS = (
     ("Enterprise", 499, 0.03, False),
     ("Team seats", 12, 0.18, True),
     ("Premium support", 99, 0.07, False),
+    # Tiered (graduated): the price is a flat fee for the first seats, then per seat. Its share is
+    # zero so the other products' draws stay as they were; subscriptions reach it by an override.
+    ("Team plan", 9, 0.0, True),
 )
+TEAM_PLAN = 6
+TEAM_PLAN_FLAT = 49  # USD a month for the first TEAM_PLAN_SEATS seats
+TEAM_PLAN_SEATS = 5
 PRODUCT_NAMES = tuple(product[0] for product in PRODUCTS)
 YEARLY_SHARE = 0.2
 MONTHLY_CHURN = 0.08  # chance a monthly subscription ends after any given month
@@ -142,17 +148,21 @@ def unit_amounts() -> np.ndarray:
     out = np.zeros((len(PRODUCTS), len(SETTLEMENT_CURRENCIES), 2), dtype=np.int64)
     for p, product in enumerate(PRODUCTS):
         for yearly in (0, 1):
-            usd = product[1] * (10 if yearly else 1)
-            # usd, eur, gbp, cad, jpy: round local prices, not converted ones
-            prices = (
-                usd * 100,
-                usd * 100,
-                round(usd * 0.8) * 100,
-                round(usd * 1.35) * 100,
-                round(usd * 150, -2),
-            )
-            out[p, :, yearly] = prices
+            out[p, :, yearly] = local_prices(product[1] * (10 if yearly else 1))
     return out
+
+
+def local_prices(usd: int) -> tuple[int, ...]:
+    """Minor-unit prices in each settlement currency for a price of ``usd`` dollars.
+
+    Round local prices (usd, eur, gbp, cad, jpy), not converted ones.
+    """
+    return (usd * 100, usd * 100, round(usd * 0.8) * 100, round(usd * 1.35) * 100, round(usd * 150, -2))
+
+
+def team_plan_flat() -> np.ndarray:
+    """The Team plan's flat first-tier amount (minor units) by [settlement currency, yearly]."""
+    return np.array([local_prices(TEAM_PLAN_FLAT), local_prices(TEAM_PLAN_FLAT * 10)]).T
 
 
 # -- Connect -------------------------------------------------------------------------------------

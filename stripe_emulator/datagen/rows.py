@@ -25,7 +25,9 @@ class ChargeRows:
 
     ``amount`` is fixed in minor units (invoices) or -1, in which case ``amount_usd`` gives the size;
     ``method`` is a fixed payment method (subscriptions) or -1 for one drawn per charge; card details
-    are drawn per ``method_key`` so a subscription keeps its card.
+    are drawn per ``method_key`` so a subscription keeps its card. ``outcome`` forces the attempt
+    to succeed (0) or fail (1) where the invoice it pays decided so (-1: drawn per charge);
+    ``intent`` is the payload of the PaymentIntent the charge belongs to (retries share one).
     """
 
     def __init__(self) -> None:
@@ -45,6 +47,8 @@ class ChargeRows:
             "amount_usd": np.zeros(n),
             "method": np.full(n, -1, np.int64),
             "method_key": key(K_CHARGE, payload),
+            "outcome": np.full(n, -1, np.int64),
+            "intent": payload.astype(np.uint64),
         }
         self._groups.append(_group(defaults, n, columns))
 
@@ -61,6 +65,7 @@ class BalanceRows:
     """Balance transactions of any kind, with what they link to (charge, customer, counterparty…).
 
     Each group needs ``created``, ``account``, ``currency``, ``amount``, ``type`` and ``category``.
+    ``fee`` is the whole fee; ``app_fee`` the part of it that is the platform's application fee.
     """
 
     def __init__(self) -> None:
@@ -73,6 +78,7 @@ class BalanceRows:
             "kind": np.full(n, kind, np.int64),
             "payload": payload.astype(np.uint64),
             "fee": np.zeros(n, np.int64),
+            "app_fee": np.zeros(n, np.int64),
             "source_kind": np.zeros(n, np.int64),
             "source": np.zeros(n, np.uint64),
             "description": np.full(n, D_NONE, np.int64),

@@ -1,4 +1,8 @@
-"""Subscriptions (product, billing interval, seats, lifetime) and the invoices their periods produce."""
+"""Subscriptions as customers sign up for them: product, billing interval, seats and planned life.
+
+What then happens to each (trials, failed payments, plan changes, the end) is
+:mod:`~stripe_emulator.datagen.lifecycle`'s.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,23 @@ import math
 
 import numpy as np
 
-from stripe_emulator.datagen.arrays import Columns, add_months
+from stripe_emulator.datagen.arrays import Columns
+from stripe_emulator.datagen.billing_reference import TIERED_SHARE
 from stripe_emulator.datagen.business import Business
-from stripe_emulator.datagen.codes import K_INVOICE, K_SUBSCRIPTION
+from stripe_emulator.datagen.codes import K_SUBSCRIPTION
 from stripe_emulator.datagen.customers import Customers
-from stripe_emulator.datagen.randomness import U64, choice, key
+from stripe_emulator.datagen.randomness import choice, key
 from stripe_emulator.datagen.reference import (
-    DAY,
     MAX_MONTHS,
     MAX_YEARS,
     MONTHLY_CHURN,
     PRODUCTS,
     SUBSCRIPTION_DEBIT_METHOD,
+    TEAM_PLAN,
+    TEAM_PLAN_SEATS,
     YEARLY_CHURN,
     YEARLY_SHARE,
+    team_plan_flat,
     unit_amounts,
 )
 
@@ -27,8 +34,9 @@ from stripe_emulator.datagen.reference import (
 def simulate_subscriptions(biz: Business, customers: Customers) -> Columns:
     """One subscription per subscribing customer, sharing the customer's payload.
 
-    ``periods`` billing periods of ``step`` months each; seat subscriptions may change quantity from
-    ``q0`` to ``q1`` at the start of period ``change_period`` (``changed_at``). MRR is in minor units.
+    The plan at sign-up: ``periods`` paid billing periods of ``step`` months each; seat
+    subscriptions may change quantity from ``q0`` to ``q1`` at the start of paid period
+    ``change_period`` (``periods`` when they never do).
     """
     draws = biz.draws
     subscriber = customers.subscriber
@@ -37,6 +45,7 @@ def simulate_subscriptions(biz: Business, customers: Customers) -> Columns:
     s_created = customers.created[subscriber] + 30 + (draws.uniform(s_keys, "lag") * 600).astype(np.int64)
     s_currency = customers.currency[subscriber]
     product = choice(draws.uniform(s_keys, "product"), [p[2] for p in PRODUCTS])
+    product = np.where(draws.uniform(s_keys, "tiered") < TIERED_SHARE, TEAM_PLAN, product)
     yearly = (draws.uniform(s_keys, "yearly") < YEARLY_SHARE).astype(np.int64)
     seats = np.array([p[3] for p in PRODUCTS])[product]
     q0 = np.where(seats, np.minimum(1 + np.floor(-np.log(1 - draws.uniform(s_keys, "quantity")) * 5), 40), 1)
@@ -48,7 +57,6 @@ def simulate_subscriptions(biz: Business, customers: Customers) -> Columns:
         np.minimum(1 + np.floor(life / math.log(1 - MONTHLY_CHURN)), MAX_MONTHS),
     ).astype(np.int64)
     step = np.where(yearly == 1, 12, 1)
-    ended = add_months(s_created, periods * step)
     # Some seat subscriptions change their quantity at the start of a later period.
     change = seats & (periods >= 2) & (draws.uniform(s_keys, "change") < 0.35)
     change_period = 1 + np.floor(draws.uniform(s_keys, "change.at") * (periods - 1)).astype(np.int64)
@@ -60,61 +68,40 @@ def simulate_subscriptions(biz: Business, customers: Customers) -> Columns:
     change &= q1 != q0
     q1 = np.where(change, q1, q0)
     change_period = np.where(change, change_period, periods)
-    changed_at = np.where(change, add_months(s_created, change_period * step), -1)
-    unit_amount = unit_amounts()[product, s_currency, yearly]
-    divisor = np.where(yearly == 1, 12, 1)
     debit = draws.uniform(s_keys, "debit") < 0.08
     return {
         "payload": s_payload,
+        "customer_payload": s_payload,
         "created": s_created,
         "currency": s_currency,
         "product": product,
         "yearly": yearly,
-        "unit_amount": unit_amount,
         "q0": q0,
         "q1": q1,
         "periods": periods,
         "step": step,
-        "ended": ended,
         "change_period": change_period,
-        "changed_at": changed_at,
-        "mrr0": np.rint(unit_amount * q0 / divisor).astype(np.int64),
-        "mrr1": np.rint(unit_amount * q1 / divisor).astype(np.int64),
         "method": np.where(debit, SUBSCRIPTION_DEBIT_METHOD[s_currency], 0),
     }
 
 
-def simulate_invoices(biz: Business, subs: Columns) -> Columns:
-    """The invoice of every billing period that starts, and is charged, inside the generated days.
+def item_amount(
+    product: np.ndarray, currency: np.ndarray, yearly: np.ndarray, quantity: np.ndarray
+) -> np.ndarray:
+    """What an item of ``quantity`` of a product's price costs per billing period (minor units).
 
-    ``sub`` is the subscription's row and ``k`` the period's number (0: the sign-up invoice).
+    Per-unit prices multiply; the Team plan is graduated: a flat fee covers its first seats.
     """
-    periods = subs["periods"]
-    sub = np.repeat(np.arange(len(periods)), periods)
-    k = np.arange(len(sub), dtype=np.int64) - np.repeat(np.cumsum(periods) - periods, periods)
-    start = add_months(subs["created"][sub], k * subs["step"][sub])
-    keep = (start >= biz.d0 * DAY) & (start < biz.d1 * DAY)
-    sub, k, start = sub[keep], k[keep], start[keep]
-    payload = (subs["payload"][sub] << U64(8)) | k.astype(np.uint64)
-    keys = key(K_INVOICE, payload)
-    pay_lag = biz.draws.uniform(keys, "pay")
-    # The first invoice is paid at sign-up; renewals are finalised about an hour after the period starts.
-    charge_at = np.where(
-        k == 0,
-        start + 5 + (pay_lag * 60).astype(np.int64),
-        start + 3600 + (pay_lag * 1800).astype(np.int64),
-    )
-    # An invoice whose payment is only attempted after the generated range does not exist yet.
-    keep = charge_at < biz.d1 * DAY
-    sub, k, start, payload, charge_at = sub[keep], k[keep], start[keep], payload[keep], charge_at[keep]
-    quantity = np.where(k >= subs["change_period"][sub], subs["q1"][sub], subs["q0"][sub])
-    return {
-        "payload": payload,
-        "sub": sub,
-        "k": k,
-        "start": start,
-        "end": add_months(subs["created"][sub], (k + 1) * subs["step"][sub]),
-        "quantity": quantity,
-        "amount": subs["unit_amount"][sub] * quantity,
-        "charge_at": charge_at,
-    }
+    unit = unit_amounts()[product, currency, yearly]
+    tiered = product == TEAM_PLAN
+    flat = team_plan_flat()[currency, yearly]
+    extra = np.maximum(quantity - TEAM_PLAN_SEATS, 0)
+    return np.where(tiered, flat + unit * extra, unit * quantity).astype(np.int64)
+
+
+def item_mrr(
+    product: np.ndarray, currency: np.ndarray, yearly: np.ndarray, quantity: np.ndarray
+) -> np.ndarray:
+    """An item's monthly recurring revenue (minor units): a yearly price counts a twelfth a month."""
+    amount = item_amount(product, currency, yearly, quantity)
+    return np.rint(amount / np.where(yearly == 1, 12, 1)).astype(np.int64)

@@ -139,27 +139,26 @@ def test_each_payout_sweeps_what_became_available_and_was_not_paid_out(
     generated: tuple[duckdb.DuckDBPyConnection, GeneratedData],
 ):
     con, _ = generated
-    payouts = con.execute(
-        "SELECT p.id, p._account, p.currency, p.created, p.amount, bt.net "
-        "FROM stripe_raw.payouts p "
+    # One automatic payout per account, currency and day, its transaction the negative of its amount.
+    payouts, per_day, own_transaction = con.execute(
+        "SELECT count(*), count(DISTINCT (p._account, p.currency, CAST(p.created AS DATE))), "
+        "count(*) FILTER (WHERE bt.net = -p.amount) FROM stripe_raw.payouts p "
         "JOIN stripe_raw.balance_transactions bt ON bt.id = p.balance_transaction_id"
-    ).fetchall()
-    assert payouts
-    seen: set[tuple[object, ...]] = set()
-    for payout_id, account, currency, created, amount, net in payouts:
-        assert net == -amount
-        key = (account, currency, created.date())
-        assert key not in seen, "one automatic payout per account, currency and day"
-        seen.add(key)
-        swept = con.execute(
-            "SELECT sum(net), max(available_on), count(DISTINCT _account), count(DISTINCT currency) "
-            "FROM stripe_raw.balance_transactions WHERE _automatic_payout_id = ?",
-            [payout_id],
-        ).fetchone()
-        assert swept is not None
-        assert swept[0] == amount
-        assert swept[1] <= created
-        assert swept[2] == swept[3] == 1
+    ).fetchone() or (0, 0, 0)
+    assert payouts > 1000
+    assert payouts == per_day == own_transaction
+    # Each sweeps transactions of its own account and currency that were available by then, worth its amount.
+    mismatched = con.execute(
+        "SELECT count(*) FROM stripe_raw.payouts p JOIN ("
+        "  SELECT _automatic_payout_id AS id, sum(net) AS net, max(available_on) AS available, "
+        "  count(DISTINCT _account) AS accounts, count(DISTINCT currency) AS currencies, "
+        "  any_value(_account) AS account, any_value(currency) AS currency "
+        "  FROM stripe_raw.balance_transactions WHERE _automatic_payout_id IS NOT NULL GROUP BY 1"
+        ") swept USING (id) "
+        "WHERE swept.net <> p.amount OR swept.available > p.created OR swept.accounts <> 1 "
+        "OR swept.currencies <> 1 OR swept.account <> p._account OR swept.currency <> p.currency"
+    ).fetchone()
+    assert mismatched == (0,)
     # Everything that became available a week before the end has been paid out.
     left = con.execute(
         "SELECT count(*) FROM stripe_raw.balance_transactions WHERE reporting_category <> 'payout' "
@@ -196,25 +195,26 @@ def test_python_and_sql_render_the_same_ids():
         assert rendered == (stripe_id("ch_", number),)
 
 
-def test_subscription_events_add_up_to_the_active_subscriptions_mrr(
+def test_subscription_events_add_up_to_each_subscriptions_mrr_at_the_end(
     generated: tuple[duckdb.DuckDBPyConnection, GeneratedData],
 ):
     con, _ = generated
-    events = dict(
-        con.execute(
-            "SELECT subscription_id, sum(quantity_change) FROM stripe_raw.subscription_item_change_events "
-            "GROUP BY 1"
-        ).fetchall()
-    )
-    active = con.execute("SELECT id FROM stripe_raw.subscriptions WHERE _ended_at IS NULL").fetchall()
-    ended = con.execute("SELECT id FROM stripe_raw.subscriptions WHERE _ended_at IS NOT NULL").fetchall()
-    assert active and ended
-    assert all(events[sub_id] > 0 for (sub_id,) in active)
-    assert all(events[sub_id] == 0 for (sub_id,) in ended)
-    kinds = {
-        row[0]
-        for row in con.execute(
-            "SELECT DISTINCT event_type FROM stripe_raw.subscription_item_change_events"
-        ).fetchall()
-    }
-    assert {"ACTIVE_START", "ACTIVE_END", "QUANTITY_INCREASE", "QUANTITY_DECREASE"} <= kinds
+    totals = con.execute(
+        "WITH final AS (SELECT _u, arg_max(status, _seq) AS status FROM stripe_raw.subscription_history "
+        "GROUP BY 1), "
+        "events AS (SELECT subscription_id, sum(mrr_change) AS mrr, sum(quantity_change) AS quantity "
+        "FROM stripe_raw.subscription_item_change_events GROUP BY 1) "
+        "SELECT f.status, count(*) FILTER (WHERE e.mrr > 0 AND e.quantity > 0), "
+        "count(*) FILTER (WHERE coalesce(e.mrr, 0) = 0 AND coalesce(e.quantity, 0) = 0), count(*) "
+        "FROM stripe_raw.subscriptions s JOIN final f USING (_u) LEFT JOIN events e ON e.subscription_id = "
+        "s.id "
+        "GROUP BY 1"
+    ).fetchall()
+    by_status = {status: (positive, zero, total) for status, positive, zero, total in totals}
+    # Active and past-due subscriptions count towards MRR; every other status contributes nothing.
+    for status in ("active", "past_due"):
+        positive, _, total = by_status[status]
+        assert positive == total > 0, status
+    for status in ("canceled", "unpaid", "trialing", "incomplete_expired", "paused"):
+        _, zero, total = by_status[status]
+        assert zero == total > 0, status

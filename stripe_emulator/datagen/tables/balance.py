@@ -17,6 +17,7 @@ from stripe_emulator.datagen.codes import (
     D_PAYOUT,
     D_RADAR_FEE,
     D_REFUND,
+    K_APPLICATION,
     K_BANK_ACCOUNT,
     K_CHARGE,
     K_DEST_PAYMENT,
@@ -26,6 +27,8 @@ from stripe_emulator.datagen.codes import (
     K_SUBSCRIPTION,
     K_TRANSFER,
     SOURCE_PREFIX,
+    T_DISPUTE,
+    T_DISPUTE_REVERSAL,
     T_PAYOUT,
     T_TRANSFER_OUT,
     TYPES,
@@ -52,8 +55,10 @@ _BALANCE_DESCRIPTION_SQL = (
 def write_balance(
     out: TableWriter, biz: Business, customers: Customers, b: Columns, payouts: Columns
 ) -> None:
-    """``balance_transactions``, ``payouts`` and ``transfers`` from the simulated ledger ``b``."""
+    """``balance_transactions`` (and their ``balance_transaction_fee_details``), ``payouts`` and
+    ``transfers`` from the simulated ledger ``b``."""
     _write_balance_transactions(out, biz, customers, b)
+    _write_fee_details(out, biz, b)
     _write_payouts(out, biz, payouts)
     _write_transfers(out, biz, b)
 
@@ -122,6 +127,44 @@ def _write_balance_transactions(out: TableWriter, biz: Business, customers: Cust
         "counterparty AS _connected_account_id, "
         "CASE WHEN facing_currency IS NOT NULL THEN facing_amount END AS _customer_facing_amount, "
         "facing_currency AS _customer_facing_currency, account AS _account, created AS _visible_at",
+    )
+
+
+def _write_fee_details(out: TableWriter, biz: Business, b: Columns) -> None:
+    """What each fee is made of: Stripe's own fee, and the platform's application fee if any."""
+    draws = biz.draws
+    txn = mix(((b["kind"].astype(np.uint64) << U64(56)) | b["payload"]) ^ U64(draws.salt))
+    stripe_part = b["fee"] - b["app_fee"]
+    parts = []
+    for mask, amount, kind in ((stripe_part != 0, stripe_part, 0), (b["app_fee"] != 0, b["app_fee"], 1)):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "txn_u": txn[mask],
+                    "account": out.accounts(b["account"][mask]),
+                    "created": timestamps(b["created"][mask]),
+                    "amount": amount[mask],
+                    "currency": categorical(b["currency"][mask], SETTLEMENT_CURRENCIES),
+                    "kind": np.full(mask.sum(), kind),
+                    "what": b["kind"][mask],
+                }
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    application = draws.id(K_APPLICATION, np.zeros(1, np.uint64))[0]
+    out.create(
+        "balance_transaction_fee_details",
+        frame,
+        "sid('txn_', txn_u) AS balance_transaction_id, amount, "
+        "CASE WHEN kind = 1 THEN sid('ca_', CAST($application AS UBIGINT)) END AS application, currency, "
+        f"CASE WHEN kind = 1 THEN $name || ' application fee' WHEN what = {T_DISPUTE} THEN 'Dispute fee' "
+        f"WHEN what = {T_DISPUTE_REVERSAL} THEN 'Dispute fee refund' ELSE 'Stripe processing fees' END AS "
+        "description, "
+        "CASE WHEN kind = 1 THEN 'application_fee' ELSE 'stripe_fee' END AS type, "
+        "account AS _account, created AS _visible_at",
+        ("created", "txn_u", "kind"),
+        application=int(application),
+        name=biz.platform.name,
     )
 
 

@@ -37,7 +37,7 @@ from stripe_emulator.datagen.tables.writer import TableWriter, categorical, time
 
 CHARGE_DESCRIPTION_SQL = (
     "CASE flavour WHEN 2 THEN 'Subscription creation' WHEN 3 THEN 'Subscription update' "
-    "ELSE 'Order #' || order_number END"
+    "WHEN 4 THEN 'Payment for Invoice' ELSE 'Order #' || order_number END"
 )
 """A charge's description from its ``flavour`` and ``order_number`` columns (see ``C_*`` codes)."""
 
@@ -59,7 +59,7 @@ def _write_charges(out: TableWriter, biz: Business, customers: Customers, c: Col
     frame = pd.DataFrame(
         {
             "u": draws.id(K_CHARGE, p),
-            "intent_u": draws.id(K_PAYMENT_INTENT, p),
+            "intent_u": draws.id(K_PAYMENT_INTENT, c["intent"]),
             "txn_u": draws.id(T_CHARGE, p),
             "customer_u": customers.id_numbers(biz, c["customer"]),
             "invoice_u": np.where(c["invoice"] > 0, draws.id(K_INVOICE, c["invoice"]), U64(0)),
@@ -122,7 +122,7 @@ def _write_refunds(out: TableWriter, biz: Business, c: Columns) -> None:
         {
             "u": draws.id(K_REFUND, p),
             "charge_u": draws.id(K_CHARGE, p),
-            "intent_u": draws.id(K_PAYMENT_INTENT, p),
+            "intent_u": draws.id(K_PAYMENT_INTENT, c["intent"][m]),
             "txn_u": draws.id(T_REFUND, p),
             "account": out.accounts(c["account"][m]),
             "created": timestamps(c["refund_at"][m]),
@@ -150,7 +150,7 @@ def _write_disputes(out: TableWriter, biz: Business, c: Columns) -> None:
         {
             "u": draws.id(K_DISPUTE, p),
             "charge_u": draws.id(K_CHARGE, p),
-            "intent_u": draws.id(K_PAYMENT_INTENT, p),
+            "intent_u": draws.id(K_PAYMENT_INTENT, c["intent"][m]),
             "txn_u": draws.id(T_DISPUTE, p),
             "account": out.accounts(c["account"][m]),
             "created": timestamps(c["dispute_at"][m]),
