@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit", type=float, default=defaults.rate_limit, help="requests per second per API key"
     )
     serve.add_argument(
+        "--download-url-ttl",
+        type=float,
+        default=defaults.download_url_ttl,
+        help="seconds a Data API v2 download_url works (default %(default)s)",
+    )
+    serve.add_argument(
         "--fault",
         type=_fault,
         action="append",
@@ -93,6 +99,7 @@ def serve(args: argparse.Namespace) -> int:
         run_delay=args.run_delay,
         scale=args.scale,
         rate_limit=args.rate_limit,
+        download_url_ttl=args.download_url_ttl,
     )
     stop = threading.Event()
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-from emulator_settings import SECRET_KEY
+from emulator_settings import FAST_CONFIG, SECRET_KEY
 from v2_helpers import (
     PREVIEW,
     QUERY_RUNS,
@@ -22,6 +23,8 @@ from v2_helpers import (
     wait,
 )
 
+from stripe_emulator.app.v2_conventions import V2Error, fault_error, page_url
+from stripe_emulator.faults import FaultSpecError, parse_spec
 from stripe_emulator.server import EmulatorServer
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -433,3 +436,42 @@ def test_objects_use_rfc3339_and_int64_strings(v2: httpx.Client) -> None:
     assert (result["row_count"], result["col_count"]) == ("3", "2")
     assert isinstance(result["file"]["size"], str) and int(result["file"]["size"]) > 0
     assert RFC3339.match(result["file"]["download_url"]["expires_at"])
+
+
+# -- the pieces -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "code"),
+    [
+        (400, "invalid_request_error", "invalid_request"),
+        (404, "invalid_request_error", "not_found"),
+        (429, "rate_limit", "rate_limit"),
+        (500, "api_error", "internal_error"),
+        (502, "api_error", "internal_error"),
+        (503, "service_unavailable", "service_unavailable"),
+    ],
+)
+def test_v2_errors_take_their_type_and_code_from_the_status(status: int, error_type: str, code: str) -> None:
+    error = V2Error(status, "message").body()["error"]
+    assert error == {"type": error_type, "code": code, "message": "message"}
+    if status >= 429:
+        assert fault_error(f"http_{status}", {}).body()["error"]["type"] == error_type
+
+
+def test_the_v2_fault_kinds_and_options_are_validated() -> None:
+    assert (
+        parse_spec("expire_download GET /v2/data/query_runs/* seconds=0.5 times=1").option("seconds") == 0.5
+    )
+    assert parse_spec("run_failed POST /v2/data/query_runs code=file_size_above_limit").option("code")
+    assert parse_spec("run_canceled POST /v2/data/report_runs message=stop").kind == "run_canceled"
+    for spec in ("expire_download GET /v2/* seconds=-1", "run_failed POST /v2/* code=oops"):
+        with pytest.raises(FaultSpecError):
+            parse_spec(spec)
+    with pytest.raises(ValueError, match="download_url_ttl"):
+        dataclasses.replace(FAST_CONFIG, download_url_ttl=-1)
+
+
+def test_page_urls_index_lists_and_keep_brackets_readable() -> None:
+    url = page_url("/v2/data/schemas", {"include": ["columns"], "name": None, "limit": 5, "page": "a=b"})
+    assert url == "/v2/data/schemas?include[0]=columns&limit=5&page=a%3Db"
