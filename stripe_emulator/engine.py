@@ -19,9 +19,9 @@ import duckdb
 
 from stripe_emulator import datagen, reports, sigma
 from stripe_emulator.config import EmulatorConfig
+from stripe_emulator.datagen.scheduled_runs import scheduled_query_runs
 from stripe_emulator.reports import ReportParameterError, ReportType, UnknownReportType
 from stripe_emulator.sigma import SigmaSqlError
-from stripe_emulator.timestamps import unix
 
 __all__ = [
     "Engine",
@@ -33,20 +33,6 @@ __all__ = [
     "UnknownAccount",
     "UnknownReportType",
 ]
-
-# Scheduled Sigma queries (Dashboard schedules) that ran daily on the platform.
-_SCHEDULED_QUERIES = (
-    (
-        "Daily balance activity",
-        "select date_trunc('day', created) as day, currency, reporting_category, count(*) as transactions, "
-        "sum(net) as net from balance_transactions "
-        "where created >= data_load_time - interval '1' day and created < data_load_time "
-        "group by 1, 2, 3 order by 1, 2, 3",
-    ),
-    ("Count all charges", "select count(*) as charges from charges"),
-)
-_SCHEDULED_RUN_HOUR = 2  # the runs happen this many hours after their midnight snapshot
-_SCHEDULED_RESULT_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -191,38 +177,11 @@ class Engine:
     def scheduled_query_runs(self) -> list[dict[str, Any]]:
         """Every daily scheduled Sigma query run that has happened by now, newest first (no ``file``).
 
-        Each snapshot is a midnight UTC; produce a run's file with
+        Each snapshot is a midnight UTC; some runs did not complete (``failed``, ``timed_out``,
+        ``canceled``, with ``error.message``). Produce a completed run's file with
         ``run_sigma(run["sql"], path, data_load_time=timestamps.from_unix(run["data_load_time"]))``.
         """
-        now = self._data_load_time
-        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        runs: list[dict[str, Any]] = []
-        for back in range((today - self.data_start).days + 1):
-            snapshot = today - timedelta(days=back)
-            created = snapshot + timedelta(hours=_SCHEDULED_RUN_HOUR)
-            if created > now or snapshot < self.data_start:
-                continue
-            day = unix(snapshot) // 86_400
-            for position, (title, sql) in enumerate(_SCHEDULED_QUERIES):
-                number = datagen.entity_number(
-                    self.config.seed, datagen.KIND_SCHEDULED_RUN, (day << 8) | position
-                )
-                runs.append(
-                    {
-                        "id": datagen.stripe_id("sqr_", number),
-                        "object": "scheduled_query_run",
-                        "created": unix(created),
-                        "data_load_time": unix(snapshot),
-                        "error": None,
-                        "file": None,
-                        "livemode": False,
-                        "result_available_until": unix(created + timedelta(days=_SCHEDULED_RESULT_DAYS)),
-                        "sql": sql,
-                        "status": "completed",
-                        "title": title,
-                    }
-                )
-        return sorted(runs, key=lambda run: (run["created"], run["id"]), reverse=True)
+        return scheduled_query_runs(self.config.seed, self.data_start, self._data_load_time)
 
     # -- Reporting -----------------------------------------------------------------------------
 

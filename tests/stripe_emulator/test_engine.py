@@ -86,15 +86,36 @@ def test_scheduled_query_runs_are_daily_snapshots(engine: Engine, tmp_path: Path
     assert len({run["id"] for run in runs}) == len(runs)
     for run in runs:
         assert run["id"].startswith("sqr_")
-        assert run["object"] == "scheduled_query_run" and run["status"] == "completed"
+        assert run["object"] == "scheduled_query_run"
         assert run["data_load_time"] % 86_400 == 0
         assert run["data_load_time"] < run["created"] <= LOAD_TIME.timestamp()
         assert run["result_available_until"] > run["created"]
-    newest = runs[0]
+    newest = next(run for run in runs if run["status"] == "completed")
     path = tmp_path / "scheduled.csv"
     snapshot = datetime.fromtimestamp(newest["data_load_time"], UTC)
     result = engine.run_sigma(newest["sql"], path, data_load_time=snapshot)
     assert result.data_load_time == snapshot and result.columns == read_csv(path)[0]
+
+
+def test_scheduled_runs_that_did_not_complete_say_why(engine: Engine):
+    """Stripe: ``completed`` for successful runs, and ``canceled``, ``failed`` or ``timed_out`` otherwise."""
+    runs = engine.scheduled_query_runs()
+    statuses = {run["status"] for run in runs}
+    assert statuses == {"completed", "failed", "timed_out", "canceled"}
+    for run in runs:
+        if run["status"] == "completed":
+            assert run["error"] is None
+        else:
+            assert run["error"]["message"]
+    # Most runs complete; the daily export is the one that often does not.
+    completed = [run for run in runs if run["status"] == "completed"]
+    assert len(completed) > 0.7 * len(runs)
+    unfinished = {run["title"] for run in runs if run["status"] in ("timed_out", "canceled")}
+    assert unfinished == {"Charges export"}
+    # Any six consecutive days have runs of every status.
+    newest_day = runs[0]["data_load_time"]
+    week = [run for run in runs if run["data_load_time"] > newest_day - 6 * 86_400]
+    assert {run["status"] for run in week} == statuses
 
 
 def test_more_scheduled_runs_appear_as_the_clock_moves():
