@@ -8,12 +8,13 @@ stage and check the file here, before anything is deleted), delete the windows' 
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from pipelines.warehouse.errors import MalformedFileError, RowsOutsideWindowsError
+from pipelines.warehouse.errors import MalformedFileError, RowsOutsideWindowsError, shown
 from pipelines.warehouse.identifiers import PARTITION_COLUMN
 from pipelines.warehouse.plan import LoadPlan
 
@@ -56,11 +57,12 @@ class BulkLoad(ABC):
 
     def malformed(self, database_message: str) -> MalformedFileError:
         """The error to raise when the database rejected the file: the first problem the file's own
-        reading finds (file, line, reason), else the database's words."""
+        reading finds (file, line, column, the value's first characters), else the first line of the
+        database's words with every quoted value shortened (databases quote whole CSV lines)."""
         problem = self.plan.csv.find_error(self.plan.parsers())
         if problem is not None:
             return problem
-        return MalformedFileError(self.plan.csv.path, None, _first_lines(database_message))
+        return MalformedFileError(self.plan.csv.path, None, database_reason(database_message))
 
     def outside_windows(self, count: int, example: object) -> RowsOutsideWindowsError:
         """The error for rows that belong to no window."""
@@ -81,12 +83,13 @@ class BulkLoad(ABC):
         return {key: rows.get(key, 0) for key in self.plan.split.keys}
 
 
-def _first_lines(message: str) -> str:
-    # Database messages carry pages of advice after the first lines; the first lines say what failed.
+_QUOTED = re.compile(r"""(["'])(.*?)\1""")
+
+
+def database_reason(message: str) -> str:
+    """What a database said failed, fit for a log: its first line only (the lines after it quote
+    the CSV line, DuckDB's "Original Line", PostgreSQL's CONTEXT, and give advice), each quoted
+    value cut to its first characters."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    kept: list[str] = []
-    for line in lines:
-        if line.lower().startswith(("possible", "hint", "file =")):
-            break
-        kept.append(line)
-    return " ".join(kept[:4]) or message.strip()
+    first = lines[0] if lines else ""
+    return _QUOTED.sub(lambda match: shown(match.group(2)), first)[:300]

@@ -18,6 +18,15 @@ from pipelines.warehouse.identifiers import check_identifier
 
 Parser = Callable[[str], Any]
 
+#: The longest record the loader accepts, in bytes. DuckDB reads a record only within one buffer, and
+#: the loader's buffers must fit its bounded memory (see duckdb_load.py); 8 MB is four times DuckDB's
+#: default and far beyond any Stripe report's record. A longer record is refused on every database
+#: (by the scan, scan.py).
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+
+# Python's csv module refuses fields over 128 KB by default; the loader's own limit is the record's.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES))
+
 
 def read_header(path: Path | str) -> tuple[str, ...]:
     """The column names of a CSV file, in file order: its first record, a UTF-8 byte-order mark stripped.
@@ -115,15 +124,25 @@ class CsvFile:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    # Decoding line by line (rather than through a text wrapper) pins an encoding error to its line.
+    # Decoding line by line (rather than through a text wrapper) pins an encoding error to its line
+    # and its byte.
+    offset = 0
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as error:
-                raise MalformedFileError(
-                    path, number, f"not valid UTF-8 (byte {raw[error.start]:#04x})"
-                ) from None
+                # utf-8-sig counts from after the byte-order mark it strips.
+                skipped = len(raw) - len(error.object)
+                bad = error.object[error.start]
+                problem = MalformedFileError(
+                    path, number, f"not valid UTF-8 (byte {bad:#04x})", offset=offset + skipped + error.start
+                )
+            else:
+                offset += len(raw)
+                yield number, text
+                continue
+            raise problem from None
 
 
 def _records(path: Path) -> Iterator[tuple[int, list[str]]]:

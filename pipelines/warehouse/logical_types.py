@@ -7,6 +7,7 @@ Each maps to a SQLAlchemy type, so every dialect renders its own DDL.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any, Literal
 
 import sqlalchemy as sa
+
+from pipelines.warehouse.errors import shown
 
 Kind = Literal["text", "bigint", "double", "boolean", "date", "timestamp", "decimal"]
 
@@ -213,6 +216,12 @@ _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
 _FLOAT = re.compile(
     r"^\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|infinity|nan)\s*$", re.IGNORECASE
 )
+# A decimal as every database reads one: no digit separators (Python and DuckDB take "1_000",
+# PostgreSQL does not), no NaN or infinity.
+_DECIMAL_TEXT = re.compile(r"^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$")
+# The digits before any exponent: a number that parses to 0.0 although one of them is not 0 was too
+# small for a double (PostgreSQL refuses it, DuckDB and Python would store 0).
+_MANTISSA_NOT_ZERO = re.compile(r"^[^eE]*[1-9]")
 #: The spellings of dates and timestamps the portable path accepts: ISO 8601, as DuckDB reads them.
 ISO_PATTERNS = {
     "date": r"^\s*\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$",
@@ -228,7 +237,9 @@ _INT64 = 2**63
 def field_parser(type_: LogicalType) -> Callable[[str], Any]:
     """A function turning a non-empty CSV field into a Python value of ``type_``; ValueError says why not.
 
-    The rules follow what DuckDB and PostgreSQL accept, so the portable path loads the same files.
+    The rules follow what DuckDB and PostgreSQL accept, so the portable path loads the same files;
+    where the two disagree the stricter rule holds on every path (a double out of range, a decimal
+    with more places than its column). Messages quote only the value's first characters.
     """
     kind = type_.kind
     if kind == "text":
@@ -249,17 +260,23 @@ def field_parser(type_: LogicalType) -> Callable[[str], Any]:
 
 def _parse_bigint(text: str) -> int:
     if not _INTEGER.match(text):
-        raise ValueError(f"{text!r} is not a whole number (bigint)")
+        raise ValueError(f"{shown(text)} is not a whole number (bigint)")
     value = int(text)
     if not -_INT64 <= value < _INT64:
-        raise ValueError(f"{text!r} is out of range for bigint")
+        raise ValueError(f"{shown(text)} is out of range for bigint")
     return value
 
 
 def _parse_double(text: str) -> float:
     if not _FLOAT.match(text):
-        raise ValueError(f"{text!r} is not a number (double)")
-    return float(text)
+        raise ValueError(f"{shown(text)} is not a number (double)")
+    value = float(text)
+    # inf and 0.0 from digits that say otherwise: beyond a double's range (1e309, 1e-400).
+    if (math.isinf(value) and "inf" not in text.lower()) or (
+        value == 0.0 and _MANTISSA_NOT_ZERO.match(text.strip())
+    ):
+        raise ValueError(f"{shown(text)} is out of range for double")
+    return value
 
 
 def _parse_boolean(text: str) -> bool:
@@ -268,7 +285,7 @@ def _parse_boolean(text: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise ValueError(f"{text!r} is not a boolean (true/false)")
+    raise ValueError(f"{shown(text)} is not a boolean (true/false)")
 
 
 def _parse_date(text: str) -> date:
@@ -278,7 +295,7 @@ def _parse_date(text: str) -> date:
             return date.fromisoformat(text.strip()[:10])
         except ValueError:
             pass
-    raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)")
+    raise ValueError(f"{shown(text)} is not a date (YYYY-MM-DD)")
 
 
 def _parse_timestamp(text: str) -> datetime:
@@ -291,7 +308,7 @@ def _parse_timestamp(text: str) -> datetime:
             # DuckDB and PostgreSQL both drop an offset when reading into a zone-less timestamp; do
             # the same so every dialect stores the same value.
             return value.replace(tzinfo=None)
-    raise ValueError(f"{text!r} is not a timestamp (YYYY-MM-DD HH:MM:SS)")
+    raise ValueError(f"{shown(text)} is not a timestamp (YYYY-MM-DD HH:MM:SS)")
 
 
 _seven_plus_fraction_digits = re.compile(r"(\.\d{6})\d+")
@@ -302,16 +319,26 @@ def _decimal_parser(precision: int, scale: int) -> Callable[[str], Decimal]:
     context = Context(prec=MAX_PRECISION + 2)  # the default 28 digits would reject decimal(38,s) values
     limit = Decimal(10) ** (precision - scale)
 
+    name = str(LogicalType("decimal", precision, scale))
+
     def parse(text: str) -> Decimal:
+        if not _DECIMAL_TEXT.match(text):
+            raise ValueError(f"{shown(text)} is not a decimal number")
+        value = Decimal(text.strip())
+        # Compared before quantizing: quantize itself fails (InvalidOperation) past the context's
+        # precision, and a value this large is out of range whatever its decimals.
+        if abs(value) >= limit:
+            raise ValueError(f"{shown(text)} is out of range for {name}")
         try:
-            value = Decimal(text.strip())
+            rounded = value.quantize(quantum, rounding=ROUND_HALF_UP, context=context)
         except InvalidOperation:
-            raise ValueError(f"{text!r} is not a decimal number") from None
-        if not value.is_finite():
-            raise ValueError(f"{text!r} is not a finite decimal number")
-        rounded = value.quantize(quantum, rounding=ROUND_HALF_UP, context=context)
+            raise ValueError(f"{shown(text)} is out of range for {name}") from None
         if abs(rounded) >= limit:
-            raise ValueError(f"{text!r} is out of range for decimal({precision},{scale})")
+            raise ValueError(f"{shown(text)} is out of range for {name}")
+        if rounded != value:
+            # Rounding would change the amount without a word: the column's type must be widened
+            # (in the catalogue) to hold it.
+            raise ValueError(f"{shown(text)} has more than {scale} decimal places, which {name} cannot hold")
         return rounded
 
     return parse

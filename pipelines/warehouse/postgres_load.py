@@ -12,6 +12,7 @@ value; a blank line, which DuckDB and the portable path skip, COPY refuses, so i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,6 +23,7 @@ from sqlalchemy.sql import quoted_name
 
 from pipelines.warehouse.bulk import ROWCOUNT, BulkLoad
 from pipelines.warehouse.identifiers import PARTITION_COLUMN
+from pipelines.warehouse.logical_types import LogicalType
 
 CHUNK_BYTES = 1 << 20
 _STAGE = "_warehouse_stage"
@@ -50,7 +52,7 @@ class PostgresLoad(BulkLoad):
             quoted_name(_STAGE, quote=True),
             sa.MetaData(),
             *(
-                sa.Column(quoted_name(name, quote=True), type_.to_sqlalchemy())
+                sa.Column(quoted_name(name, quote=True), _stage_type(type_))
                 for name, type_ in plan.file_types.items()
             ),
             prefixes=["TEMPORARY"],
@@ -71,14 +73,44 @@ class PostgresLoad(BulkLoad):
                 for chunk in copy_chunks(plan.csv.path, self._edits()):
                     stream.write(chunk)
         except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat) as error:
-            raise self.malformed(str(error)) from None
+            message = str(error)
+        else:
+            message = None
+        if message is not None:
+            # Raised outside the handler: COPY's message quotes the whole CSV line (CONTEXT), so it
+            # must not travel along as the error's context.
+            raise self.malformed(message) from None
 
-        # Rows outside every window are refused here, before the delete.
+        # One pass over the stage: rows per window (rows outside every window are refused here,
+        # before the delete) and decimals the column would round or cannot hold.
         partition = plan.split.sql(self._split_column()).label("partition")
+        unfit = self._unfit_decimals()
         rows = conn.execute(
-            sa.select(partition, sa.func.count()).select_from(self._stage).group_by(partition)
+            sa.select(
+                partition,
+                sa.func.count(),
+                sa.func.count().filter(unfit) if unfit is not None else sa.literal(0),
+            )
+            .select_from(self._stage)
+            .group_by(partition)
         ).all()
-        self.counts({key: count for key, count in rows}, lambda: self._example(conn))
+        if any(bad for _, _, bad in rows):
+            raise self.malformed("a decimal has more places than its column, or is out of its range")
+        self.counts({key: count for key, count, _ in rows}, lambda: self._example(conn))
+
+    def _unfit_decimals(self) -> sa.ColumnElement[bool] | None:
+        """Rows whose decimal (staged as unconstrained numeric) the target column would round, or
+        cannot hold (out of range, NaN, infinity); None when the file has no decimal column."""
+        conditions = []
+        for name, type_ in self.plan.file_types.items():
+            if type_.kind != "decimal":
+                continue
+            assert type_.precision is not None and type_.scale is not None
+            value = self._stage.c[name]
+            limit = sa.literal(Decimal(10) ** (type_.precision - type_.scale), sa.Numeric())
+            # NaN sorts above every number in PostgreSQL, so it fails the range test too.
+            conditions.append(sa.or_(value != sa.func.round(value, type_.scale), sa.func.abs(value) >= limit))
+        return sa.or_(*conditions) if conditions else None
 
     def _edits(self) -> list[tuple[int, int, bytes]]:
         scan = self.plan.scan
@@ -107,6 +139,14 @@ class PostgresLoad(BulkLoad):
         if column is None:
             return None
         return conn.execute(sa.select(column).where(self.plan.split.sql(column).is_(None)).limit(1)).scalar()
+
+
+def _stage_type(type_: LogicalType) -> sa.types.TypeEngine[Any]:
+    # COPY would round 12.34567 into numeric(18,3) without a word: decimals are staged unconstrained
+    # and checked against their column before the insert.
+    if type_.kind == "decimal":
+        return sa.Numeric(asdecimal=True)
+    return type_.to_sqlalchemy()
 
 
 def copy_chunks(path: Path, edits: list[tuple[int, int, bytes]]) -> Iterator[bytes]:

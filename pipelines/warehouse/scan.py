@@ -14,21 +14,13 @@ unquoted field as text), so the scan refuses it, the same way for every database
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pipelines.warehouse.csv_file import MAX_RECORD_BYTES
 from pipelines.warehouse.errors import MalformedFileError
-
-#: The longest record the loader accepts, in bytes. DuckDB reads a record only within one buffer, and
-#: the loader's buffers must fit its bounded memory (see duckdb_load.py); 8 MB is four times DuckDB's
-#: default and far beyond any Stripe report's record. A longer record is refused on every database.
-MAX_RECORD_BYTES = 8 * 1024 * 1024
-
-# Python's csv module refuses fields over 128 KB by default; the loader's own limit is the record's.
-csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES))
 
 _CHUNK_BYTES = 8 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
