@@ -134,12 +134,12 @@ def _materialize(
                                 result, partition, wh, preview(wh, source.table, partition)
                             ),
                         )
+            if landed:
+                yield from loaded_results(source, key, landed, wh)
     except Exception as error:
         if is_retryable(error):
             raise
         raise _failure(source, error) from error
-    if landed:
-        yield from loaded_results(source, key, landed)
     if early_reasons:
         raise dg.Failure(
             description=" ".join(early_reasons),

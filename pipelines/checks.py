@@ -2,9 +2,10 @@
 
 * ``expected_columns`` — every column the catalogue asks for came back from Stripe, and the table
   keeps the catalogue's types (Sigma queries: the table keeps every column the query returns).
-* ``unique_<column>`` — no balance transaction appears twice within a day.
-  Both report, inside the materialization, what the load itself established: the loader refuses a
-  file that lacks a declared column or repeats an id, so these checks never query the table again.
+* ``unique_<column>`` — no balance transaction appears twice in the table.
+  Both run inside the materialization. ``expected_columns`` reports what the load itself established
+  (the loader refuses a file that lacks a declared column or repeats an id); the uniqueness check
+  adds one grouped query over the whole table, since two days can disagree about one id.
 * ``reconciles_with_balance_summary`` — for every day both tables hold, the sum of ``net`` in
   balance_change_from_activity equals the ``activity`` line of balance.summary, per currency.
   It needs two assets, so it runs on its own: from the UI or the daily reconciliation schedule.
@@ -17,9 +18,10 @@ import dagster as dg
 
 from pipelines.catalog import Catalog
 from pipelines.landing import LandedChunk
+from pipelines.lineage import ACCOUNT_COLUMN
 from pipelines.resources import WarehouseResource
 from pipelines.sources import ReportSource, Source
-from pipelines.warehouse import DuplicateRowsError, MissingColumnsError
+from pipelines.warehouse import DuplicateRowsError, MissingColumnsError, Warehouse
 
 EXPECTED_COLUMNS = "expected_columns"
 RECONCILIATION = "reconciles_with_balance_summary"
@@ -48,20 +50,40 @@ def check_specs_for(source: Source, key: dg.AssetKey) -> list[dg.AssetCheckSpec]
 
 
 def loaded_results(
-    source: Source, key: dg.AssetKey, landed: Sequence[LandedChunk]
+    source: Source, key: dg.AssetKey, landed: Sequence[LandedChunk], warehouse: Warehouse
 ) -> list[dg.AssetCheckResult]:
-    """The in-materialization checks over the chunks this run loaded."""
+    """The in-materialization checks over the chunks this run loaded.
+
+    Uniqueness covers the whole table, not only the days loaded: each load already refused a file
+    repeating an id and moved ids that changed day, so a value found twice here means two partitions
+    disagree about it (named in the result); the query is one grouped, index-backed scan.
+    """
     results = [_expected_columns(source, key, landed[-1])]
     name = unique_check_name(source)
-    if name:
+    if name and source.unique_column:
+        account = landed[-1].partitions[0].account
+        scope = {ACCOUNT_COLUMN: account} if account is not None else None
+        found = warehouse.duplicate_ids(source.table, source.unique_column, scope, limit=_SHOWN)
+        moved = sum(sum(c.load.moved_from_other_windows.values()) for c in landed)
         results.append(
             dg.AssetCheckResult(
                 check_name=name,
                 asset_key=key,
-                passed=True,
-                description=f"every {source.unique_column} appears once per day "
-                f"({sum(c.load.rows for c in landed)} rows in {len(landed)} load(s))",
-                metadata={"duplicate_count": 0},
+                passed=not found,
+                description=(
+                    f"{len(found)}+ {source.unique_column} value(s) are held by more than one row: "
+                    + "; ".join(f"{value} in {', '.join(parts)}" for value, parts in found)
+                    if found
+                    else f"every {source.unique_column} appears once in the whole table"
+                    + (f" ({moved} moved here from another day by Stripe's corrections)" if moved else "")
+                ),
+                metadata={
+                    "duplicate_count": len(found),
+                    "duplicates": dg.MetadataValue.json(
+                        [{source.unique_column: str(v), "partitions": parts} for v, parts in found]
+                    ),
+                    "moved_from_other_days": moved,
+                },
             )
         )
     return results
@@ -130,16 +152,24 @@ def _expected_columns(source: Source, key: dg.AssetKey, chunk: LandedChunk) -> d
 
 
 def reconciliation_pairs(catalog: Catalog) -> list[tuple[ReportSource, ReportSource]]:
-    """(activity, summary) report pairs that can be reconciled: same days, whole platform."""
+    """(activity, summary) report pairs that can be reconciled: same days, whole platform.
+
+    Each activity report is reconciled with one summary (a check has one name per asset): the one
+    on the same backend if there is one, else the first in the catalogue.
+    """
     reports = [s for s in catalog.sources if isinstance(s, ReportSource) and not s.connect]
-    activity = [r for r in reports if r.report_type == ACTIVITY_REPORT]
-    summary = [r for r in reports if r.report_type == SUMMARY_REPORT]
-    return [
-        (a, s)
-        for a in activity
-        for s in summary
-        if a.timezone == s.timezone and not a.parameters and not s.parameters
-    ]
+    summaries = [r for r in reports if r.report_type == SUMMARY_REPORT and not r.parameters]
+    pairs = []
+    for activity in reports:
+        if activity.report_type != ACTIVITY_REPORT or activity.parameters:
+            continue
+        candidates = sorted(
+            (s for s in summaries if s.timezone == activity.timezone),
+            key=lambda s: type(s) is not type(activity),
+        )
+        if candidates:
+            pairs.append((activity, candidates[0]))
+    return pairs
 
 
 def build_reconciliation_check(

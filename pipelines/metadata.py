@@ -31,6 +31,10 @@ def partition_metadata(
         "stripe_run_id": chunk.stripe_run_id,
         "data_load_time": dg.MetadataValue.timestamp(chunk.data_load_time),
         "file_bytes": chunk.file_bytes,
+        # Every row accounted for: the file's records, the rows the database inserted (equal, or
+        # nothing was committed), and those Stripe moved here from another day.
+        "records_in_stripe_file": chunk.load.records_in_file,
+        "rows_inserted": chunk.load.rows_inserted,
         "seconds_waiting_on_stripe": round(chunk.seconds_waiting_on_stripe, 3),
         "seconds_downloading": round(chunk.seconds_downloading, 3),
         "seconds_loading": round(chunk.seconds_loading, 3),

@@ -110,13 +110,13 @@ def _run() -> int:
 
 
 def _print_row_counts(defs, catalog) -> None:  # type: ignore[no-untyped-def]
-    warehouse = defs.resources["warehouse"].get()
     print("\nRows per day, by table (the newest 7 complete days):")
-    for spec in catalog.sources:
-        counts = warehouse.row_counts(spec.table)
-        days = sorted(counts)[-DAYS:]
-        cells = "  ".join(f"{day[5:]}:{counts[day]:>5}" for day in days)
-        print(f"  {warehouse.schema}.{spec.table:<62} {cells}")
+    with defs.resources["warehouse"].open() as warehouse:
+        for spec in catalog.sources:
+            counts = warehouse.row_counts(spec.table)
+            days = sorted(counts)[-DAYS:]
+            cells = "  ".join(f"{day[5:]}:{counts[day]:>5}" for day in days)
+            print(f"  {warehouse.schema}.{spec.table:<62} {cells}")
 
 
 class _emulator:

@@ -156,3 +156,32 @@ def test_reconciliation_reads_the_days_the_warehouse_holds_not_dagsters_memory(
 
     assert evaluation.passed
     assert evaluation.metadata["days_compared"].value == 0
+
+
+def test_uniqueness_covers_the_whole_table_and_names_both_partitions(
+    materialize: Materialize, warehouse: WarehouseResource
+) -> None:
+    assert materialize(BCFA, DAYS).success
+    wh = open_warehouse(warehouse)
+    with wh.engine.begin() as connection:
+        # Day one claims a transaction of day two, as a load from before a correction would.
+        [(moved,)] = connection.execute(
+            sa.text(
+                f"SELECT balance_transaction_id FROM {wh.qualified(BCFA)} WHERE _partition = :d LIMIT 1"
+            ),
+            {"d": DAYS[1]},
+        )
+        connection.execute(
+            sa.text(
+                f"UPDATE {wh.qualified(BCFA)} SET balance_transaction_id = :id WHERE balance_transaction_id = "
+                f"(SELECT min(balance_transaction_id) FROM {wh.qualified(BCFA)} WHERE _partition = :d)"
+            ),
+            {"id": moved, "d": DAYS[0]},
+        )
+
+    result = materialize(BCFA, "2026-11-06")
+
+    assert result.success, failure_messages(result)
+    check = _checks(result)["unique_balance_transaction_id"]
+    assert not check.passed
+    assert f"{moved} in {DAYS[0]}, {DAYS[1]}" in (check.description or "")
