@@ -15,11 +15,13 @@ from pipelines.catalog import load_catalog
 from pipelines.cli import settings_from_env
 from pipelines.contracts import check_catalog
 from pipelines.project import build_definitions, resources_from_env
+from pipelines.sources import DataReportSource
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     """The project's definitions."""
     catalog = load_catalog()
-    logging.getLogger("stripe_reports").info(check_catalog(catalog.queries, settings_from_env()))
+    reports = [s for s in catalog.sources if isinstance(s, DataReportSource)]
+    logging.getLogger("stripe_reports").info(check_catalog(catalog.queries, settings_from_env(), reports))
     return build_definitions(catalog, resources_from_env())

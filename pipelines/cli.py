@@ -25,6 +25,7 @@ from pipelines.compare import compare_window
 from pipelines.contracts import check_catalog
 from pipelines.errors import CatalogError
 from pipelines.sigma_sql import render_latest_day
+from pipelines.sources import DataReportSource
 from pipelines.stripe import SavedQueries, StripeSettings, open_session
 from pipelines.stripe.client import DEFAULT_API_BASE
 from pipelines.stripe.errors import StripeError
@@ -73,7 +74,8 @@ def _catalog(*, check: bool) -> int:
         key = "/".join([*source.key_prefix, source.name])
         print(f"{key:<65} {source.source_label:<44} {source.timezone:<18} {split}{fan_out}")
     if check:
-        print(check_catalog(catalog.queries, settings_from_env()))
+        reports = [s for s in catalog.sources if isinstance(s, DataReportSource)]
+        print(check_catalog(catalog.queries, settings_from_env(), reports))
     return 0
 
 

@@ -11,11 +11,12 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pipelines.errors import CatalogError
 from pipelines.sigma_sql import referenced_tables
-from pipelines.sources import SigmaSource
+from pipelines.sources import DataReportSource, SigmaSource
 from pipelines.stripe import StripeSession, StripeSettings, open_session
 from pipelines.stripe.errors import StripeError
 
@@ -87,21 +88,36 @@ def stripe_schema(session: StripeSession) -> dict[str, list[str]]:
     }
 
 
-def check_catalog(queries: Iterable[SigmaSource], settings: StripeSettings | None) -> str:
-    """Check every query against Stripe's schema; a note when the check was skipped, else raises.
+def check_catalog(
+    queries: Iterable[SigmaSource],
+    settings: StripeSettings | None,
+    reports: Iterable[DataReportSource] = (),
+) -> str:
+    """Check every query against Stripe's schema, and every ``/v2/data`` report entry's parameters
+    against Stripe's report catalogue; a note when the check was skipped, else raises.
 
     Raises :class:`~pipelines.errors.CatalogError` listing every problem (file, line, nearest
     name). Without a key, or when Stripe cannot be reached, nothing is checked and the note says so.
     """
-    queries = list(queries)
+    queries, reports = list(queries), list(reports)
     if settings is None:
         return "data contracts not checked: no STRIPE_API_KEY"
+    day = datetime(2026, 1, 1, tzinfo=UTC)
     try:
         with open_session(replace(settings, max_network_retries=0, request_timeout_seconds=3.0)) as session:
             schema = stripe_schema(session)
+            problems = [str(p) for p in check_queries(queries, schema)]
+            for report in reports:
+                offered = session.data_report_catalog.retrieve(report.report_name)
+                parameters = report.parameters_for(day, day + timedelta(days=1), None)
+                problems += [
+                    f"{report.origin}: {problem}" for problem in offered.check_parameters(parameters)
+                ]
     except StripeError as error:
-        return f"data contracts not checked: Stripe's /v2/data/schemas could not be read ({error})"
-    problems = check_queries(queries, schema)
+        return f"data contracts not checked: Stripe's /v2/data could not be read ({error})"
     if problems:
-        raise CatalogError("; ".join(str(p) for p in problems))
-    return f"data contracts: {len(queries)} sql/ file(s) name only tables and columns Stripe has"
+        raise CatalogError("; ".join(problems))
+    return (
+        f"data contracts: {len(queries)} sql/ file(s) name only tables and columns Stripe has; "
+        f"{len(reports)} v2 report entr{'y' if len(reports) == 1 else 'ies'} fit Stripe's reports"
+    )

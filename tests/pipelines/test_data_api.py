@@ -14,8 +14,12 @@ from pipeline_settings import FAST_RETRIES
 from pipelines.automation import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.catalog import load_catalog
 from pipelines.compare import compare_window
+from pipelines.contracts import check_catalog
+from pipelines.errors import CatalogError
 from pipelines.project import build_definitions
 from pipelines.resources import StripeResource, WarehouseResource
+from pipelines.sources import DataReportSource
+from pipelines.stripe import StripeSettings
 
 DAY = "2026-11-08"
 SQL = (
@@ -185,3 +189,37 @@ def test_the_freshness_sensor_on_v2_assets_runs_no_query(
 
     created = _stats(control)["runs_created"]
     assert "query_run_v2" not in created and "report_run_v2" not in created
+
+
+def test_the_catalogue_check_reads_stripes_schema_and_reports_without_running_anything(
+    tmp_path: Path, stripe: StripeResource, control: httpx.Client
+) -> None:
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    (sql_dir / "typo.sql").write_text(SQL.replace("sum(net)", "sum(nett)"))
+    (tmp_path / "reports.yaml").write_text(REPORTS)
+    catalog = load_catalog(tmp_path / "reports.yaml", sql_dir)
+    settings = stripe.settings()
+    reports = [s for s in catalog.sources if isinstance(s, DataReportSource)]
+
+    with pytest.raises(
+        CatalogError,
+        match=r"sql/typo.sql, line 3: `balance_transactions` has no column `nett`; did you mean `net`\?",
+    ):
+        check_catalog(catalog.queries, settings, reports)
+
+    (sql_dir / "typo.sql").write_text(SQL)
+    assert "1 v2 report entry fit" in check_catalog(
+        load_catalog(tmp_path / "reports.yaml", sql_dir).queries, settings, reports
+    )
+    assert control.get("/stats").json()["runs_created"] == {}
+
+
+def test_offline_the_catalogue_check_is_skipped_with_a_note(tmp_path: Path) -> None:
+    offline = StripeSettings(
+        api_key="sk_test_offline", api_base="http://127.0.0.1:9", files_base="http://127.0.0.1:9"
+    )
+
+    note = check_catalog([], offline)
+
+    assert note.startswith("data contracts not checked")
