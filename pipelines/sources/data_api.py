@@ -23,7 +23,7 @@ from pipelines.sigma_sql import render_for_window
 from pipelines.sources.base import JobRequest
 from pipelines.sources.report import ReportSource
 from pipelines.sources.sigma_query import SigmaSource
-from pipelines.stripe import DownloadedFile, StripeSession
+from pipelines.stripe import DataQueryRunner, DataReportRunner, DownloadedFile, StripeSession
 from pipelines.stripe.data_objects import DataRun
 from pipelines.timestamps import iso_utc
 from pipelines.warehouse import CsvFile
@@ -55,35 +55,27 @@ def _check_refreshed(run: DataRun, window_end: datetime, fallback: datetime) -> 
     return refreshed
 
 
-@dataclass(frozen=True, kw_only=True)
-class DataQuerySource(SigmaSource):
-    """A ``sql/`` query run through ``/v2/data/query_runs`` (the Queries API)."""
+class _DataApi:
+    """What both ``/v2/data`` kinds share: freshness, download, result checks and lineage."""
 
-    kind: ClassVar[str] = "sigma_v2"
     freshness_sensor: ClassVar[str] = DATA_API_SENSOR
+
+    def _runs(self, session: StripeSession) -> DataQueryRunner | DataReportRunner:
+        raise NotImplementedError
+
+    # ``stripe_account`` comes from the Source this is mixed into (which account a run is for).
 
     def freshness_key(self, account: str | None) -> Hashable:
         """One ``refreshed_at`` per account for every ``/v2/data`` source."""
-        return ("data_api", self.stripe_account(account))
+        return ("data_api", self.stripe_account(account))  # type: ignore[attr-defined]
 
     def read_freshness(self, session: StripeSession, account: str | None) -> Freshness:
         """The dataset's ``refreshed_at`` from the schemas listing."""
-        return read_dataset_freshness(session, self.stripe_account(account))
-
-    def run_job(self, session: StripeSession, probe: FreshnessProbe, request: JobRequest) -> DataRun:
-        """One query run of the file's SQL over the window (v2 has no saved queries)."""
-        sql = render_for_window(self.sql, request.start, request.end, self.path, freshness_column=False)
-        return session.data_queries.run(
-            sql,
-            idempotency_key=request.idempotency_key(sql),
-            stripe_context=self.stripe_account(request.account),
-            on_created=request.on_created,
-            deadline=request.deadline_seconds,
-        )
+        return read_dataset_freshness(session, self.stripe_account(account))  # type: ignore[attr-defined]
 
     def download(self, session: StripeSession, run: Any, dest: Any, account: str | None) -> DownloadedFile:
         """From the run's pre-signed link, fetched again by retrieving the run if it expired."""
-        return session.data_queries.download(run, dest)
+        return self._runs(session).download(run, dest)
 
     def result_freshness(
         self, result: CsvFile, run: Any, freshness: Freshness, window_end: datetime
@@ -99,13 +91,34 @@ class DataQuerySource(SigmaSource):
         """The run id and the ``refreshed_at`` it ran on."""
         return {RUN_ID_COLUMN: run.id, FRESHNESS_COLUMN: data_load_time}
 
+
+@dataclass(frozen=True, kw_only=True)
+class DataQuerySource(_DataApi, SigmaSource):
+    """A ``sql/`` query run through ``/v2/data/query_runs`` (the Queries API)."""
+
+    kind: ClassVar[str] = "sigma_v2"
+
+    def _runs(self, session: StripeSession) -> DataQueryRunner:
+        return session.data_queries
+
+    def run_job(self, session: StripeSession, probe: FreshnessProbe, request: JobRequest) -> DataRun:
+        """One query run of the file's SQL over the window (v2 has no saved queries)."""
+        sql = render_for_window(self.sql, request.start, request.end, self.path, freshness_column=False)
+        return session.data_queries.run(
+            sql,
+            idempotency_key=request.idempotency_key(sql),
+            stripe_context=self.stripe_account(request.account),
+            on_created=request.on_created,
+            deadline=request.deadline_seconds,
+        )
+
     def facts(self) -> dict[str, str]:
         """As for v1 Sigma, plus the API."""
         return {**super().facts(), "api": "v2 (/v2/data query runs)"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class DataReportSource(ReportSource):
+class DataReportSource(_DataApi, ReportSource):
     """A report template run through ``/v2/data/report_runs`` by its v2 name (``balance.summary``).
 
     Its parameters are checked against ``GET /v2/data/reports`` before every run, so an entry Stripe
@@ -113,21 +126,12 @@ class DataReportSource(ReportSource):
     """
 
     kind: ClassVar[str] = "report_v2"
-    freshness_sensor: ClassVar[str] = DATA_API_SENSOR
 
     @property
     def report_name(self) -> str:
         """The v2 name: the v1 report type without its version (``balance.summary.1`` is
         ``balance.summary``)."""
         return _VERSION_SUFFIX.sub("", self.report_type)
-
-    def freshness_key(self, account: str | None) -> Hashable:
-        """One ``refreshed_at`` per account for every ``/v2/data`` source."""
-        return ("data_api", self.stripe_account(account))
-
-    def read_freshness(self, session: StripeSession, account: str | None) -> Freshness:
-        """The dataset's ``refreshed_at`` from the schemas listing."""
-        return read_dataset_freshness(session, self.stripe_account(account))
 
     def parameters_for(self, start: datetime, end: datetime, account: str | None) -> dict[str, Any]:
         """v2 parameters: the interval as instants (sent as RFC 3339), zone and filters; no columns."""
@@ -140,6 +144,9 @@ class DataReportSource(ReportSource):
         if account is not None and self.connected_account_type:
             parameters["connected_account"] = account
         return parameters
+
+    def _runs(self, session: StripeSession) -> DataReportRunner:
+        return session.data_reports
 
     def run_job(self, session: StripeSession, probe: FreshnessProbe, request: JobRequest) -> DataRun:
         """One report run over the window, once Stripe's report catalogue accepts the parameters."""
@@ -160,20 +167,6 @@ class DataReportSource(ReportSource):
             on_created=request.on_created,
             deadline=request.deadline_seconds,
         )
-
-    def download(self, session: StripeSession, run: Any, dest: Any, account: str | None) -> DownloadedFile:
-        """From the run's pre-signed link, fetched again by retrieving the run if it expired."""
-        return session.data_reports.download(run, dest)
-
-    def result_freshness(
-        self, result: CsvFile, run: Any, freshness: Freshness, window_end: datetime
-    ) -> datetime:
-        """The run's ``refreshed_at``; refused when older than the window's end."""
-        return _check_refreshed(run, window_end, freshness.loaded_until)
-
-    def expected_records(self, run: Any) -> int | None:
-        """Stripe's ``row_count`` of the result."""
-        return run.row_count
 
     def facts(self) -> dict[str, str]:
         """As for v1 reports, plus the v2 report name."""
