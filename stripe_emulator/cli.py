@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a Data API v2 download_url works (default %(default)s)",
     )
     serve.add_argument(
+        "--api-key",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="a secret key that exists (repeatable; sk_test_… or sk_live_…); default: any sk_test_… key",
+    )
+    serve.add_argument(
         "--fault",
         type=_fault,
         action="append",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,8 +13,8 @@ class EmulatorConfig:
     """Everything that shapes one emulator instance.
 
     The same ``seed`` and generation fields (``days``, ``future_days``, ``data_load_time``, ``scale``,
-    ``connected_accounts``) always produce the same data. ``run_delay``, ``rate_limit``, ``files_dir`` and
-    ``download_url_ttl`` only affect the HTTP API.
+    ``connected_accounts``) always produce the same data. ``run_delay``, ``rate_limit``, ``files_dir``,
+    ``download_url_ttl`` and ``api_keys`` only affect the HTTP API.
     """
 
     seed: int = 42
@@ -32,6 +33,8 @@ class EmulatorConfig:
     """Requests per second per API key (token bucket; the burst equals the rate)."""
     files_dir: Path | None = None
     """Where result files are written; ``None`` means a temporary directory."""
+    api_keys: tuple[str, ...] | None = None
+    """The secret keys that exist (``sk_test_…``, ``sk_live_…``); ``None``: any ``sk_test_…`` key works."""
     download_url_ttl: float = 300.0
     """Seconds a Data API v2 result's pre-signed ``download_url`` works after it is issued."""
 
@@ -50,6 +53,16 @@ class EmulatorConfig:
             raise ValueError(f"run_delay must not be negative, got {self.run_delay}")
         if self.rate_limit <= 0:
             raise ValueError(f"rate_limit must be positive, got {self.rate_limit}")
+        if self.api_keys is not None:
+            if not isinstance(self.api_keys, tuple):
+                raise ValueError("api_keys must be a tuple of keys (or None for any test key)")
+            malformed = [
+                key[:8] for key in self.api_keys if not re.fullmatch(r"sk_(test|live)_[A-Za-z0-9]+", key)
+            ]
+            if malformed:
+                raise ValueError(
+                    f"api_keys must be sk_test_… or sk_live_… keys; got keys starting {malformed}"
+                )
         if self.download_url_ttl < 0:
             raise ValueError(f"download_url_ttl must not be negative, got {self.download_url_ttl}")
 

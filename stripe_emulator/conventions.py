@@ -133,7 +133,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
         "GET /v1/reporting/report_runs/{id}",
     ),
     "rak_report_run_write": ("POST /v1/reporting/report_runs",),
-    "rak_file_read": ("GET /v1/files/{id}", "GET /v1/files/{id}/contents"),
+    "rak_file_read": ("GET /v1/files", "GET /v1/files/{id}", "GET /v1/files/{id}/contents"),
     "rak_sigma_query_run_read": ("GET /v1/sigma/query_runs/{id}",),
     "rak_sigma_query_run_write": ("POST /v1/sigma/query_runs",),
     "rak_sigma_saved_query_read": (
@@ -201,6 +201,11 @@ class ApiKey:
         """Whether this is a restricted (``rk_``) key."""
         return self.permissions is not None
 
+    @property
+    def livemode(self) -> bool:
+        """Whether this is a live-mode key (``sk_live_``/``rk_live_``): its objects say ``livemode``."""
+        return "_live_" in self.key[:8]
+
     def __repr__(self) -> str:  # the key itself must never reach logs
         return f"ApiKey({redact_key(self.key)!r}, restricted={self.restricted})"
 
@@ -210,8 +215,9 @@ _NO_KEY_MESSAGE = (
     "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#"
     "authentication for details, or we can help at https://support.stripe.com/."
 )
-_SECRET_KEY = re.compile(r"^sk_test_[A-Za-z0-9]+$")
-_RESTRICTED_KEY = re.compile(r"^rk_test_[A-Za-z0-9]+$")
+_SECRET_KEY = re.compile(r"^sk_(test|live)_[A-Za-z0-9]+$")
+_TEST_SECRET_KEY = re.compile(r"^sk_test_[A-Za-z0-9]+$")
+_RESTRICTED_KEY = re.compile(r"^rk_(test|live)_[A-Za-z0-9]+$")
 
 
 def _unauthorized(message: str) -> StripeError:
@@ -239,16 +245,27 @@ def key_from_authorization(header: str | None) -> str:
 
 
 class KeyStore:
-    """Which keys authenticate: any ``sk_test_…`` key, and ``rk_test_…`` keys registered with permissions."""
+    """Which keys authenticate: secret keys, and restricted keys registered with permissions.
 
-    def __init__(self) -> None:
+    By default any well-formed test secret key (``sk_test_…``) works. Given ``secret_keys``, only
+    those work (test or live), so a wrong test key is refused like a wrong key at Stripe; a live key
+    only ever works when it is listed there.
+    """
+
+    def __init__(self, secret_keys: Sequence[str] | None = None) -> None:
+        for key in secret_keys or ():
+            if not _SECRET_KEY.match(key):
+                raise ValueError(
+                    f"secret keys look like sk_test_… or sk_live_… (letters and digits): {redact_key(key)}"
+                )
+        self._secret = frozenset(secret_keys) if secret_keys is not None else None
         self._restricted: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
     def register(self, key: str, permissions: Sequence[str]) -> ApiKey:
         """Register (or replace) a restricted key; ValueError for a malformed key or unknown permission."""
         if not _RESTRICTED_KEY.match(key):
-            raise ValueError("restricted keys look like rk_test_<letters and digits>")
+            raise ValueError("restricted keys look like rk_test_<letters and digits> (or rk_live_…)")
         unknown = sorted(set(permissions) - PERMISSIONS.keys())
         if unknown:
             raise ValueError(f"unknown permissions: {', '.join(unknown)}; known: {', '.join(PERMISSIONS)}")
@@ -264,7 +281,8 @@ class KeyStore:
     def authenticate(self, authorization: str | None) -> ApiKey:
         """The key behind an ``Authorization`` header, or a 401 StripeError."""
         key = key_from_authorization(authorization)
-        if _SECRET_KEY.match(key):
+        known = _TEST_SECRET_KEY.match(key) if self._secret is None else key in self._secret
+        if known:
             return ApiKey(key)
         with self._lock:
             permissions = self._restricted.get(key)

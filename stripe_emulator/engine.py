@@ -251,7 +251,17 @@ class Engine:
             connected_accounts=self._connected_ids,
             data_available_start=start,
             data_available_end=end,
+            payouts=self._payout_created,
         )
+
+    def _payout_created(self, payout: str, account: str) -> datetime | None:
+        """When ``account``'s automatic payout ``payout`` was created, None if it has no such payout."""
+        with self._cursor() as cursor:
+            found = cursor.execute(
+                f"SELECT created FROM {datagen.RAW_SCHEMA}.payouts WHERE id = $id AND _account = $account",  # noqa: S608
+                {"id": payout, "account": account},
+            ).fetchone()
+        return found[0].replace(tzinfo=UTC) if found else None
 
     def _cursor(self) -> contextlib.closing[duckdb.DuckDBPyConnection]:
         # Opening cursors is serialised; running on them is not.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_emulator.app.endpoint import Context, Handler
+from stripe_emulator.app.endpoint import Context, Route, accepts
 from stripe_emulator.app.state import EmulatorState
-from stripe_emulator.conventions import paginate, resource_missing
+from stripe_emulator.conventions import created_filter, paginate, resource_missing
 
 
 class AccountsApi:
@@ -15,12 +15,12 @@ class AccountsApi:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
 
-    def routes(self) -> list[tuple[str, str, Handler]]:
-        """(method, route template, handler) of each endpoint."""
+    def routes(self) -> list[Route]:
+        """(method, route template, handler, accepted parameters) of each endpoint."""
         return [
-            ("GET", "/v1/account", self.get_own_account),
-            ("GET", "/v1/accounts", self.list_accounts),
-            ("GET", "/v1/accounts/{id}", self.get_account),
+            ("GET", "/v1/account", self.get_own_account, accepts()),
+            ("GET", "/v1/accounts", self.list_accounts, accepts("created", lists=True)),
+            ("GET", "/v1/accounts/{id}", self.get_account, accepts()),
         ]
 
     async def get_own_account(self, ctx: Context) -> dict[str, Any]:
@@ -40,8 +40,13 @@ class AccountsApi:
 
     async def list_accounts(self, ctx: Context) -> dict[str, Any]:
         """``GET /v1/accounts``: connected accounts, newest first."""
+        keep = created_filter(ctx.params.get("created"))
         accounts = sorted(
-            self.state.connected_accounts.values(),
+            (
+                account
+                for account in self.state.connected_accounts.values()
+                if keep(account.get("created", 0))
+            ),
             key=lambda account: (account.get("created", 0), account["id"]),
             reverse=True,
         )

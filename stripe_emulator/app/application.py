@@ -58,8 +58,8 @@ def _routes(state: EmulatorState) -> list[BaseRoute]:
         *AccountsApi(state).routes(),
     ]
     routes: list[BaseRoute] = [
-        Route(path, stripe_endpoint(state, method, path, handler), methods=[method])
-        for method, path, handler in v1
+        Route(path, stripe_endpoint(state, method, path, handler, spec), methods=[method])
+        for method, path, handler, spec in v1
     ]
     routes += DataApi(state).routes()
     routes += [Route(path, handler, methods=[method]) for method, path, handler in ControlApi(state).routes()]

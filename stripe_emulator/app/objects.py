@@ -25,6 +25,12 @@ class StoredFile:
     account: str | None
     title: str | None = None
     expires_at: int | None = None
+    livemode: bool | None = False
+    """The mode of the key whose run made it; None for scheduled query results, seen in both modes."""
+
+    def visible_in(self, livemode: bool) -> bool:
+        """Whether a key of this mode (live or test) may see the file."""
+        return self.livemode is None or self.livemode == livemode
 
     def to_json(self, base_url: str) -> dict[str, Any]:
         """The ``file`` object, its download URL under ``base_url``."""
@@ -58,6 +64,7 @@ class Run:
     sql: str = ""
     data_load_time: datetime | None = None
     faults: tuple[FaultRule, ...] = ()
+    livemode: bool = False
     outcome: str | None = None
     error: str | None = None
     file_id: str | None = None
@@ -78,6 +85,7 @@ class SavedQuery:
     created: int
     name: str
     sql: str
+    livemode: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The ``sigma.sigma_api_query`` object."""
@@ -85,7 +93,7 @@ class SavedQuery:
             "id": self.id,
             "object": "sigma.sigma_api_query",
             "created": self.created,
-            "livemode": False,
+            "livemode": self.livemode,
             "name": self.name,
             "sql": self.sql,
         }

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from stripe_emulator.app.endpoint import Context, Handler
+from stripe_emulator.app.endpoint import Context, Route, accepts
 from stripe_emulator.app.objects import Run
 from stripe_emulator.app.runs import new_run
 from stripe_emulator.app.state import EmulatorState
@@ -20,7 +20,6 @@ from stripe_emulator.conventions import (
     missing_param,
     paginate,
     resource_missing,
-    unknown_params,
 )
 from stripe_emulator.engine import ReportParameterError, ReportType, UnknownReportType
 from stripe_emulator.timestamps import unix
@@ -36,14 +35,27 @@ class ReportingApi:
         self.state = state
         self.engine = state.engine
 
-    def routes(self) -> list[tuple[str, str, Handler]]:
-        """(method, route template, handler) of each endpoint."""
+    def routes(self) -> list[Route]:
+        """(method, route template, handler, accepted parameters) of each endpoint.
+
+        Report types list without pagination parameters (Stripe's list takes only ``expand``).
+        """
         return [
-            ("GET", "/v1/reporting/report_types", self.list_report_types),
-            ("GET", "/v1/reporting/report_types/{id}", self.get_report_type),
-            ("POST", "/v1/reporting/report_runs", self.create_report_run),
-            ("GET", "/v1/reporting/report_runs", self.list_report_runs),
-            ("GET", "/v1/reporting/report_runs/{id}", self.get_report_run),
+            ("GET", "/v1/reporting/report_types", self.list_report_types, accepts()),
+            ("GET", "/v1/reporting/report_types/{id}", self.get_report_type, accepts()),
+            (
+                "POST",
+                "/v1/reporting/report_runs",
+                self.create_report_run,
+                accepts("report_type", "parameters", expandable=("result",)),
+            ),
+            (
+                "GET",
+                "/v1/reporting/report_runs",
+                self.list_report_runs,
+                accepts("created", expandable=("result",), lists=True),
+            ),
+            ("GET", "/v1/reporting/report_runs/{id}", self.get_report_run, accepts(expandable=("result",))),
         ]
 
     async def list_report_types(self, ctx: Context) -> dict[str, Any]:
@@ -63,7 +75,6 @@ class ReportingApi:
 
     async def create_report_run(self, ctx: Context) -> dict[str, Any]:
         """``POST /v1/reporting/report_runs``: 400/404 at once for what the run could not compute."""
-        unknown_params(ctx.params, {"report_type", "parameters", "expand"})
         report_type = ctx.params.get("report_type")
         if not report_type:
             raise missing_param("report_type")
@@ -90,7 +101,10 @@ class ReportingApi:
             runs = [
                 run
                 for run in reversed(self.state.runs.values())
-                if run.kind == "report_run" and run.account == ctx.account and keep(run.created)
+                if run.kind == "report_run"
+                and run.account == ctx.account
+                and run.livemode == ctx.api_key.livemode
+                and keep(run.created)
             ]
         data = [report_run_json(self.state, run, ctx.base_url) for run in runs]
         return paginate(data, ctx.params, url="/v1/reporting/report_runs", object_name="report run")
@@ -98,7 +112,7 @@ class ReportingApi:
     async def get_report_run(self, ctx: Context) -> dict[str, Any]:
         """``GET /v1/reporting/report_runs/{id}``."""
         run_id = ctx.request.path_params["id"]
-        run = self.state.visible_run(run_id, "report_run", ctx.account, "report run")
+        run = self.state.visible_run(run_id, "report_run", ctx.account, "report run", ctx.api_key.livemode)
         return report_run_json(self.state, run, ctx.base_url)
 
 
@@ -113,7 +127,7 @@ def report_run_json(state: EmulatorState, run: Run, base_url: str) -> dict[str, 
         "object": "reporting.report_run",
         "created": run.created,
         "error": run.error if done else None,
-        "livemode": False,
+        "livemode": run.livemode,
         "parameters": run.parameters,
         "report_type": run.report_type,
         "result": result,

@@ -44,6 +44,7 @@ def new_run(state: EmulatorState, prefix: str, kind: str, ctx: Context) -> Run:
         generation=state.generation,
         ready_at=time.monotonic() + state.config.run_delay,
         faults=ctx.faults.run,
+        livemode=ctx.api_key.livemode,
     )
 
 
@@ -86,6 +87,7 @@ def execute_run(state: EmulatorState, run: Run) -> None:
                 size=path.stat().st_size,
                 filename=f"{run.id}.csv",
                 account=run.account,
+                livemode=run.livemode,
             )
             run.file_id = file_id
         else:
@@ -117,5 +119,6 @@ def produce_scheduled_file(state: EmulatorState, run: dict[str, Any]) -> tuple[s
             account=None,
             title=run.get("title"),
             expires_at=run.get("result_available_until"),
+            livemode=None,
         )
     return file_id, ""

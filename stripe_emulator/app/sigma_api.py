@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from stripe_emulator.app.endpoint import Context, Handler
+from stripe_emulator.app.endpoint import Context, Route, accepts
 from stripe_emulator.app.objects import Run, SavedQuery
 from stripe_emulator.app.runs import new_run, produce_scheduled_file
 from stripe_emulator.app.state import EmulatorState
@@ -18,7 +18,6 @@ from stripe_emulator.conventions import (
     new_id,
     paginate,
     resource_missing,
-    unknown_params,
 )
 
 
@@ -29,25 +28,31 @@ class SigmaApi:
         self.state = state
         self.engine = state.engine
 
-    def routes(self) -> list[tuple[str, str, Handler]]:
-        """(method, route template, handler) of each endpoint."""
+    def routes(self) -> list[Route]:
+        """(method, route template, handler, accepted parameters) of each endpoint."""
+        runs = "/v1/sigma/scheduled_query_runs"
+        scheduled = ("error", "file")
         return [
-            ("POST", "/v1/sigma/query_runs", self.create_query_run),
-            ("GET", "/v1/sigma/query_runs/{id}", self.get_query_run),
-            ("POST", "/v1/sigma/saved_queries", self.create_saved_query),
-            ("GET", "/v1/sigma/saved_queries", self.list_saved_queries),
-            ("GET", "/v1/sigma/saved_queries/{id}", self.get_saved_query),
-            ("POST", "/v1/sigma/saved_queries/{id}", self.update_saved_query),
-            ("DELETE", "/v1/sigma/saved_queries/{id}", self.delete_saved_query),
-            ("GET", "/v1/sigma/scheduled_query_runs", self.list_scheduled_query_runs),
-            ("GET", "/v1/sigma/scheduled_query_runs/{id}", self.get_scheduled_query_run),
+            (
+                "POST",
+                "/v1/sigma/query_runs",
+                self.create_query_run,
+                accepts("sql", "from_saved_query", expandable=("result.file",)),
+            ),
+            ("GET", "/v1/sigma/query_runs/{id}", self.get_query_run, accepts(expandable=("result.file",))),
+            ("POST", "/v1/sigma/saved_queries", self.create_saved_query, accepts("name", "sql")),
+            ("GET", "/v1/sigma/saved_queries", self.list_saved_queries, accepts(lists=True)),
+            ("GET", "/v1/sigma/saved_queries/{id}", self.get_saved_query, accepts()),
+            ("POST", "/v1/sigma/saved_queries/{id}", self.update_saved_query, accepts("name", "sql")),
+            ("DELETE", "/v1/sigma/saved_queries/{id}", self.delete_saved_query, accepts()),
+            ("GET", runs, self.list_scheduled_query_runs, accepts(expandable=scheduled, lists=True)),
+            ("GET", f"{runs}/{{id}}", self.get_scheduled_query_run, accepts(expandable=scheduled)),
         ]
 
     # -- query runs --------------------------------------------------------------------------
 
     async def create_query_run(self, ctx: Context) -> dict[str, Any]:
         """``POST /v1/sigma/query_runs`` from ``sql`` or ``from_saved_query``."""
-        unknown_params(ctx.params, {"sql", "from_saved_query", "expand"})
         sql, saved = ctx.params.get("sql"), ctx.params.get("from_saved_query")
         if sql and saved:
             raise invalid_request(
@@ -59,20 +64,22 @@ class SigmaApi:
             saved_id = as_str(saved, "from_saved_query")
             with self.state.lock:
                 query = self.state.saved_queries.get(saved_id)
-            if query is None:
+            if query is None or query.livemode != ctx.api_key.livemode:
                 raise resource_missing("saved query", saved_id, param="from_saved_query")
             sql = query.sql
         run = new_run(self.state, "qry", "query_run", ctx)
         run.sql = as_str(sql, "sql")
         run.data_load_time = self.engine.data_load_time
         self.state.create_run(run)
-        return query_run_json(run)
+        return query_run_json(self.state, run, ctx)
 
     async def get_query_run(self, ctx: Context) -> dict[str, Any]:
         """``GET /v1/sigma/query_runs/{id}``."""
         run_id = ctx.request.path_params["id"]
-        run = self.state.visible_run(run_id, "query_run", ctx.account, "sigma query run")
-        return query_run_json(run)
+        run = self.state.visible_run(
+            run_id, "query_run", ctx.account, "sigma query run", ctx.api_key.livemode
+        )
+        return query_run_json(self.state, run, ctx)
 
     # -- saved queries -----------------------------------------------------------------------
 
@@ -80,13 +87,12 @@ class SigmaApi:
         query_id = ctx.request.path_params["id"]
         with self.state.lock:
             query = self.state.saved_queries.get(query_id)
-        if query is None:
+        if query is None or query.livemode != ctx.api_key.livemode:
             raise resource_missing("saved query", query_id)
         return query
 
     async def create_saved_query(self, ctx: Context) -> dict[str, Any]:
         """``POST /v1/sigma/saved_queries``."""
-        unknown_params(ctx.params, {"name", "sql", "expand"})
         for required in ("name", "sql"):
             if not ctx.params.get(required):
                 raise missing_param(required)
@@ -95,6 +101,7 @@ class SigmaApi:
             created=int(time.time()),
             name=as_str(ctx.params["name"], "name"),
             sql=as_str(ctx.params["sql"], "sql"),
+            livemode=ctx.api_key.livemode,
         )
         with self.state.lock:
             self.state.saved_queries[query.id] = query
@@ -103,7 +110,11 @@ class SigmaApi:
     async def list_saved_queries(self, ctx: Context) -> dict[str, Any]:
         """``GET /v1/sigma/saved_queries``, newest first."""
         with self.state.lock:
-            data = [query.to_json() for query in reversed(self.state.saved_queries.values())]
+            data = [
+                query.to_json()
+                for query in reversed(self.state.saved_queries.values())
+                if query.livemode == ctx.api_key.livemode
+            ]
         return paginate(data, ctx.params, url="/v1/sigma/saved_queries", object_name="saved query")
 
     async def get_saved_query(self, ctx: Context) -> dict[str, Any]:
@@ -112,7 +123,6 @@ class SigmaApi:
 
     async def update_saved_query(self, ctx: Context) -> dict[str, Any]:
         """``POST /v1/sigma/saved_queries/{id}``: change ``name`` and/or ``sql``."""
-        unknown_params(ctx.params, {"name", "sql", "expand"})
         query = self._saved_query(ctx)
         with self.state.lock:
             if "name" in ctx.params:
@@ -152,18 +162,24 @@ class SigmaApi:
         raise resource_missing("scheduled query run", run_id)
 
 
-def query_run_json(run: Run) -> dict[str, Any]:
-    """A ``sigma.sigma_query_run`` object; ``result.file`` is a File id once succeeded."""
+def query_run_json(state: EmulatorState, run: Run, ctx: Context) -> dict[str, Any]:
+    """A ``sigma.sigma_query_run`` object; ``result.file`` is a File id once succeeded, or the File
+    object with ``expand[]=result.file``."""
     status = run.status()
     done = status != "running"
+    file: Any = run.file_id if status == "succeeded" else None
+    if file is not None and "result.file" in ctx.expand:
+        with state.lock:
+            stored = state.files.get(file)
+        file = stored.to_json(ctx.base_url) if stored is not None else file
     return {
         "id": run.id,
         "object": "sigma.sigma_query_run",
         "created": run.created,
         "error": {"message": run.error} if done and run.error else None,
         "finalized_at": run.finished_at if done else None,
-        "livemode": False,
-        "result": {"file": run.file_id if status == "succeeded" else None},
+        "livemode": run.livemode,
+        "result": {"file": file},
         "sql": run.sql,
         "status": status,
     }

@@ -30,7 +30,7 @@ class EmulatorState:
         self.config = engine.config
         self.faults = faults or FaultInjector()
         self.base_url = base_url.rstrip("/") if base_url else None
-        self.keys = KeyStore()
+        self.keys = KeyStore(self.config.api_keys)
         self.idempotency = IdempotencyStore()
         self.limiter = RateLimiter(self.config.rate_limit)
         self.stats = Stats()
@@ -69,11 +69,18 @@ class EmulatorState:
         if not any(rule.kind == "run_stuck" for rule in run.faults):
             self.pool.submit(execute_run, self, run)
 
-    def visible_run(self, run_id: str, kind: str, account: str | None, object_name: str) -> Run:
-        """The run ``run_id`` if ``account`` may see it, else Stripe's 404."""
+    def visible_run(
+        self, run_id: str, kind: str, account: str | None, object_name: str, livemode: bool = False
+    ) -> Run:
+        """The run ``run_id`` if ``account`` may see it with a key of this mode, else Stripe's 404."""
         with self.lock:
             run = self.runs.get(run_id)
-        if run is None or run.kind != kind or not visible_to(run.account, account):
+        if (
+            run is None
+            or run.kind != kind
+            or not visible_to(run.account, account)
+            or run.livemode != livemode
+        ):
             raise resource_missing(object_name, run_id)
         return run
 
