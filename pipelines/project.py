@@ -18,6 +18,7 @@ from pipelines.automation import (
 )
 from pipelines.catalog import Catalog
 from pipelines.checks import build_reconciliation_check, reconciliation_pairs
+from pipelines.mrr import continuity_checks
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
 from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_FILES_BASE
 from pipelines.translator import StripeReportsTranslator
@@ -82,7 +83,7 @@ def build_definitions(
         schedules.append(schedule)
     return dg.Definitions(
         assets=assets,
-        asset_checks=checks,
+        asset_checks=[*checks, *continuity_checks(catalog, translator)],
         sensors=sensors,
         schedules=schedules,
         jobs=jobs,

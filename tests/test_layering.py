@@ -18,6 +18,7 @@ DAGSTER_LAYER = {
     "pipelines.automation",
     "pipelines.checks",
     "pipelines.metadata",
+    "pipelines.mrr",
     "pipelines.partitions",
     "pipelines.project",
     "pipelines.resources",
