@@ -223,3 +223,37 @@ def test_offline_the_catalogue_check_is_skipped_with_a_note(tmp_path: Path) -> N
     note = check_catalog([], offline)
 
     assert note.startswith("data contracts not checked")
+
+
+def test_v2_rate_limits_server_errors_and_dropped_connections_are_ridden_out_with_one_run(
+    project: dg.Definitions, instance: dg.DagsterInstance, warehouse: WarehouseResource, control: httpx.Client
+) -> None:
+    for rule in (
+        {"kind": "http_429", "method": "POST", "path": "/v2/data/query_runs", "nth": [1]},
+        {"kind": "http_503", "method": "GET", "path": "/v2/data/query_runs/*", "nth": [1]},
+        {"kind": "drop_connection", "method": "GET", "path": "/v2/data/schemas", "nth": [1]},
+    ):
+        control.post("/faults", json=rule).raise_for_status()
+
+    result = _run(project, instance, "net_by_currency_v2", DAY)
+
+    assert result.success, failure_messages(result)
+    stats = _stats(control)
+    assert stats["runs_created"].get("query_run_v2") == 1
+    assert {"http_429", "http_503", "drop_connection"} <= set(stats["faults_fired"])
+    assert rows(warehouse, "net_by_currency_v2")
+
+
+def test_a_v2_run_that_fails_at_stripe_leaves_the_table_as_it_was(
+    project: dg.Definitions, instance: dg.DagsterInstance, warehouse: WarehouseResource, control: httpx.Client
+) -> None:
+    assert _run(project, instance, "net_by_currency_v2", DAY).success
+    before = rows(warehouse, "net_by_currency_v2")
+    control.post(
+        "/faults", json={"kind": "run_failed", "method": "POST", "path": "/v2/data/query_runs"}
+    ).raise_for_status()
+
+    result = _run(project, instance, "net_by_currency_v2", DAY)
+
+    assert not result.success
+    assert rows(warehouse, "net_by_currency_v2") == before
