@@ -7,7 +7,7 @@ against the table as it is now, so an unfit file fails before any row is deleted
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +54,7 @@ class LoadPlan:
     columns: Mapping[str, LogicalType]  # the same columns, in table order, with their logical types
     create: bool
     added: tuple[tuple[str, LogicalType], ...]  # columns to add to an existing table
+    retyped: tuple[tuple[str, LogicalType], ...]  # undecided text columns this file gives a type
     file_types: Mapping[str, LogicalType]  # how each file column is parsed (= its column's type)
     constants: Mapping[str, Any]  # scope, lineage and _loaded_at values, as bound
     split: SplitRule
@@ -126,6 +127,24 @@ def check_file_columns(spec: LoadSpec, header: Sequence[str], path: Path, table_
             raise MissingColumnsError(path, table_name, [freshness], "freshness")
 
 
+def undecided_candidates(
+    spec: LoadSpec,
+    header: Sequence[str],
+    existing: Mapping[str, LogicalType],
+    inferred: Mapping[str, LogicalType | None],
+) -> list[str]:
+    """File columns the table holds as text while this file brings another type (declared, or
+    inferred from values): text may only mean "no value was ever seen", and if so the column is
+    still undecided and takes this file's type (the caller checks the table's values)."""
+    declared = {c.name: parse_type(c.type) for c in spec.columns or ()}
+    candidates = []
+    for name in header:
+        incoming = declared.get(name, inferred.get(name))
+        if existing.get(name) == TEXT and incoming is not None and incoming != TEXT:
+            candidates.append(name)
+    return candidates
+
+
 def build_plan(
     spec: LoadSpec,
     csv_file: CsvFile,
@@ -134,8 +153,12 @@ def build_plan(
     existing: Mapping[str, LogicalType] | None,
     inferred: Mapping[str, LogicalType | None],
     loaded_at: datetime,
+    undecided: Collection[str] = (),
 ) -> LoadPlan:
     """Resolve ``spec`` for ``csv_file`` against the table's current columns (``existing``, None if absent).
+
+    ``undecided``: text columns of the table that hold no value at all (see
+    :func:`undecided_candidates`); they take the type this file brings.
 
     Raises MissingColumnsError when the file lacks a column the load needs, SchemaDriftError when
     the file's data cannot go into an existing column, IdentifierError for names that clash or are
@@ -179,9 +202,14 @@ def build_plan(
     if existing is None:
         columns = dict(wanted)
         added: tuple[tuple[str, LogicalType], ...] = ()
+        retyped = ()
     else:
         columns = dict(existing)
+        retyped = tuple((name, type_) for name, type_ in incoming.items() if name in undecided and type_)
+        columns.update(retyped)
         for name, type_ in incoming.items():
+            if name in undecided:
+                continue
             if name in existing and type_ is not None and not can_store(type_, existing[name]):
                 raise SchemaDriftError(table_name, name, str(existing[name]), str(type_))
         for name in constant_types:
@@ -209,6 +237,7 @@ def build_plan(
         columns=columns,
         create=existing is None,
         added=added,
+        retyped=retyped,
         file_types=file_types,
         constants=constants,
         split=split,

@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from pipelines.warehouse.bulk import BulkLoad
 from pipelines.warehouse.csv_file import CsvFile
-from pipelines.warehouse.ddl import AddColumn
+from pipelines.warehouse.ddl import AddColumn, DropColumn, RetypeEmptyColumn
 from pipelines.warehouse.errors import (
     DuplicateRowsError,
     LoadSpecError,
@@ -38,7 +38,7 @@ from pipelines.warehouse.locks import (
     retry_conflicts,
 )
 from pipelines.warehouse.logical_types import TIMESTAMP, field_parser, to_database_value
-from pipelines.warehouse.plan import LoadPlan, build_plan, check_file_columns
+from pipelines.warehouse.plan import LoadPlan, build_plan, check_file_columns, undecided_candidates
 from pipelines.warehouse.scan import scan_file
 from pipelines.warehouse.spec import Column, LoadResult, LoadSpec
 
@@ -60,7 +60,8 @@ class Warehouse:
     operation: a DuckDB file is only held while a load or query runs, so other processes can use it.
 
     ``busy_timeout``: how long to wait for a DuckDB or SQLite file another process is writing.
-    ``sample_rows``: rows read to infer the types of files that come without them.
+    ``sample_rows``: rows read to infer the types of files that come without them (None, the
+    default: every row).
     """
 
     def __init__(
@@ -69,7 +70,7 @@ class Warehouse:
         schema: str | None = "stripe",
         *,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        sample_rows: int = DEFAULT_SAMPLE_ROWS,
+        sample_rows: int | None = DEFAULT_SAMPLE_ROWS,
     ) -> None:
         parsed = sa.make_url(url)
         if parsed.drivername == "postgresql":
@@ -314,21 +315,33 @@ class Warehouse:
         scan = scan_file(csv_file.path)
         declared = {column.name for column in spec.columns or ()}
         undeclared = [name for name in csv_file.header if name not in declared]
-        inferred = infer_types(csv_file, undeclared, self._sample_rows) if undeclared else {}
+        inferred = (
+            infer_types(
+                csv_file,
+                undeclared,
+                self._sample_rows,
+                longest_record=scan.longest_record,
+                settings=duckdb_defaults(),
+            )
+            if undeclared
+            else {}
+        )
 
         def load() -> tuple[LoadPlan, _Loaded]:
             with self._writer_lock(table), self._engine.connect() as conn, conn.begin():
                 if self._dialect == "postgresql":
                     advisory_lock(conn, f"warehouse table {self._schema or ''}.{table}")
                 self._ensure_schema(conn)
+                existing = existing_columns(conn, self._schema, table)
                 plan = build_plan(
                     spec,
                     csv_file,
                     scan,
                     self._schema,
-                    existing_columns(conn, self._schema, table),
+                    existing,
                     inferred,
                     loaded_at=datetime.now(UTC),
+                    undecided=self._undecided(conn, spec, csv_file.header, existing, inferred),
                 )
                 return plan, self._run(conn, plan)
 
@@ -354,6 +367,13 @@ class Warehouse:
             bulk.after_create(conn)
         for name, _ in plan.added:
             conn.execute(AddColumn(plan.target.c[name]))
+        for name, _ in plan.retyped:
+            # Every value of the column is NULL, so it loses nothing.
+            if self._dialect in ("duckdb", "postgresql"):
+                conn.execute(RetypeEmptyColumn(plan.target.c[name]))
+            else:  # no ALTER COLUMN TYPE (SQLite): the column is dropped and added back, at the end
+                conn.execute(DropColumn(plan.target.c[name]))
+                conn.execute(AddColumn(plan.target.c[name]))
         bulk.ensure_indexes(conn)
         self._refuse_stale(conn, plan)
         bulk.prepare(conn)
@@ -406,6 +426,32 @@ class Warehouse:
                 )
         conn.execute(sa.delete(target).where(elsewhere))
         return {str(key): int(count) for key, count in moved}
+
+    def _undecided(
+        self,
+        conn: sa.Connection,
+        spec: LoadSpec,
+        header: Sequence[str],
+        existing: Mapping[str, Any] | None,
+        inferred: Mapping[str, Any],
+    ) -> list[str]:
+        # A column NULL in every file so far was created as text; that text means "not yet known",
+        # and the first file with values decides its type. A column that ever held a value is
+        # decided (text that held "n/a" stays text). One probe per candidate, which stops at the
+        # first value it finds.
+        if existing is None:
+            return []
+        candidates = undecided_candidates(spec, header, existing, inferred)
+        if not candidates:
+            return []
+        source = self._source(conn, spec.table)
+        assert source is not None
+        return [
+            name
+            for name in candidates
+            if conn.execute(sa.select(sa.literal(1)).where(source.c[name].is_not(None)).limit(1)).first()
+            is None
+        ]
 
     @staticmethod
     def _refuse_stale(conn: sa.Connection, plan: LoadPlan) -> None:
