@@ -64,6 +64,12 @@ def _table(warehouse: WarehouseResource) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
+def warehouse_url(duckdb_or_postgres_url: str) -> str:
+    """Every test here runs on DuckDB and on PostgreSQL."""
+    return duckdb_or_postgres_url
+
+
+@pytest.fixture
 def landed(materialize: Materialize) -> None:
     result = materialize(MRR_WATERFALL, RANGE)
     assert result.success, failure_messages(result)
