@@ -49,9 +49,10 @@ class LogicalType:
         return f"decimal({self.precision},{self.scale})"
 
     def to_sqlalchemy(self) -> sa.types.TypeEngine[Any]:
-        """The SQLAlchemy type that renders this type's DDL in any dialect."""
+        """The SQLAlchemy type that renders this type's DDL in any dialect (and reads its values
+        back exactly: decimals as Decimal, whatever the driver)."""
         if self.kind == "decimal":
-            return sa.Numeric(self.precision, self.scale, asdecimal=True)
+            return ExactDecimal(self.precision, self.scale)
         return _SQLALCHEMY[self.kind]()
 
     def duckdb_name(self) -> str:
@@ -59,6 +60,35 @@ class LogicalType:
         if self.kind == "decimal":
             return f"DECIMAL({self.precision},{self.scale})"
         return _DUCKDB[self.kind]
+
+
+class ExactDecimal(sa.types.TypeDecorator[Decimal]):
+    """``NUMERIC(p, s)`` whose values come back exactly.
+
+    SQLAlchemy's own Numeric, on a driver it does not trust to return decimals (duckdb-engine
+    among them), formats each value through a float: 987654321098765.432 would come back as
+    987654321098765.375. A Decimal from the driver is kept as it is; a float (SQLite stores
+    decimals as floats) becomes the Decimal of its shortest repr, at the column's scale.
+    """
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int | None = None, scale: int | None = None) -> None:
+        super().__init__(precision, scale, asdecimal=True)
+        self.scale = scale
+
+    def result_processor(self, dialect: sa.Dialect, coltype: object) -> Callable[[Any], Decimal | None]:
+        """Values as Decimal, exact (see the class)."""
+        quantum = Decimal(1).scaleb(-self.scale) if self.scale is not None else None
+
+        def process(value: Any) -> Decimal | None:
+            if value is None or isinstance(value, Decimal):
+                return value
+            exact = Decimal(str(value))
+            return exact.quantize(quantum) if quantum is not None and exact.is_finite() else exact
+
+        return process
 
 
 TEXT = LogicalType("text")

@@ -104,3 +104,24 @@ def test_processes_loading_the_same_partition_serialise(warehouse_url: str, tmp_
     assert wh.row_counts("activity") == {"2026-01-05": 20}
     assert only(read_rows(wh, "activity"), HEADER) == only(typed(second_rows), HEADER)
     wh.dispose()
+
+
+def test_threads_loading_a_new_day_into_an_existing_table_leave_one_copy(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    # The table exists, the day does not: each load deletes nothing, so only the table's lock
+    # (in-process on DuckDB, advisory on PostgreSQL) keeps four inserts of the same day from all
+    # landing (DuckDB's optimistic concurrency sees no conflict between inserts).
+    warehouse.replace_windows(
+        write_csv(tmp_path / "first.csv", HEADER, activity_rows("2026-01-05", 10)), SPEC
+    )
+    rows = activity_rows("2026-01-06", 50)
+    path = write_csv(tmp_path / "new_day.csv", HEADER, rows)
+    new_day = LoadSpec("activity", COLUMNS, [day_window("2026-01-06")], "created_utc")
+
+    errors = run_in_threads(4, lambda _: warehouse.replace_windows(path, new_day))
+
+    assert errors == []
+    assert warehouse.row_counts("activity") == {"2026-01-05": 10, "2026-01-06": 50}
+    loaded = [row for row in read_rows(warehouse, "activity") if row["_partition"] == "2026-01-06"]
+    assert only(loaded, HEADER) == only(typed(rows), HEADER)

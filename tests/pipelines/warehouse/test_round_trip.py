@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from pipelines.warehouse import Column, LoadSpec, Warehouse
@@ -182,3 +183,27 @@ def sorted_like(
     by_id = {row["id"]: row for row in expected}
     ordered = [by_id.pop(row["id"]) for row in stored if row["id"] in by_id]
     return ordered + list(by_id.values())
+
+
+def test_money_beyond_a_doubles_precision_round_trips_exactly(warehouse: Warehouse, tmp_path: Path) -> None:
+    # 16 to 18 significant digits: a double keeps about 15.9, so money read as a float comes back
+    # changed (9999999999999.999 would be 10000000000000.000).
+    amounts = [
+        "9999999999999.999",
+        "123456789012345.678",
+        "-987654321098765.432",
+        "9007199254740.993",
+        "0.001",
+    ]
+    rows = activity_rows("2026-01-05", len(amounts))
+    for row, amount in zip(rows, amounts, strict=True):
+        row[2] = amount
+
+    spec = LoadSpec("activity", COLUMNS, [day_window("2026-01-05")], "created_utc")
+    warehouse.replace_windows(write_csv(tmp_path / "big_money.csv", HEADER, rows), spec)
+
+    assert sorted(row["amount"] for row in read_rows(warehouse, "activity")) == sorted(
+        Decimal(a) for a in amounts
+    )
+    totals = warehouse.totals("activity", "amount", group_by="value_date", window_keys=["2026-01-05"])
+    assert totals == {("2026-01-05", "2026-01-05"): sum((Decimal(a) for a in amounts), Decimal(0))}
