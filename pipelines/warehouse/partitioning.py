@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from pipelines.warehouse.errors import LoadSpecError
 from pipelines.warehouse.logical_types import LogicalType
 from pipelines.warehouse.spec import LoadSpec, Window
 
@@ -41,7 +42,7 @@ class SplitRule:
             bounds = tuple(sorted((_naive_utc(w.start), _naive_utc(w.end), w.key) for w in windows))
             for (_, previous_end, previous_key), (start, _, key) in itertools.pairwise(bounds):
                 if start < previous_end:
-                    raise ValueError(
+                    raise LoadSpecError(
                         f"load of {spec.table}: windows {previous_key} and {key} overlap, so rows between "
                         f"{start} and {previous_end} would belong to both"
                     )
@@ -52,14 +53,14 @@ class SplitRule:
                 try:
                     values.append((date.fromisoformat(window.key), window.key))
                 except ValueError:
-                    raise ValueError(
+                    raise LoadSpecError(
                         f"load of {spec.table}: split column {spec.split_column} holds dates, so window "
                         f"keys must be dates (YYYY-MM-DD), not {window.key!r}"
                     ) from None
             return cls("value", spec.split_column, windows, values=tuple(values))
         if kind == "text":
             return cls("value", spec.split_column, windows, values=tuple((w.key, w.key) for w in windows))
-        raise ValueError(
+        raise LoadSpecError(
             f"load of {spec.table}: split column {spec.split_column} is {column_type}; it must be a "
             "timestamp, date or text column"
         )

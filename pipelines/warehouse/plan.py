@@ -162,7 +162,7 @@ def build_plan(
 
     Raises MissingColumnsError when the file lacks a column the load needs, SchemaDriftError when
     the file's data cannot go into an existing column, IdentifierError for names that clash or are
-    not identifiers, ValueError for an unusable split column.
+    not identifiers, LoadSpecError for an unusable split column or window keys that do not fit it.
     """
     table = check_identifier(spec.table, "table name")
     table_name = f"{schema}.{table}" if schema else table

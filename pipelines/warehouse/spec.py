@@ -21,7 +21,11 @@ class Column:
 
     def __post_init__(self) -> None:
         # Canonical spelling, so a column read back from the warehouse compares equal to the declared one.
-        object.__setattr__(self, "type", str(parse_type(self.type)))
+        try:
+            canonical = str(parse_type(self.type))
+        except ValueError as error:
+            raise LoadSpecError(f"column {self.name}: {error}") from None
+        object.__setattr__(self, "type", canonical)
 
 
 @dataclass(frozen=True)
@@ -38,11 +42,11 @@ class Window:
 
     def __post_init__(self) -> None:
         if not self.key:
-            raise ValueError("a window needs a non-empty key")
+            raise LoadSpecError("a window needs a non-empty key")
         if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError(f"window {self.key}: start and end must be time-zone aware datetimes")
+            raise LoadSpecError(f"window {self.key}: start and end must be time-zone aware datetimes")
         if not self.start < self.end:
-            raise ValueError(f"window {self.key}: start {self.start} is not before end {self.end}")
+            raise LoadSpecError(f"window {self.key}: start {self.start} is not before end {self.end}")
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,12 @@ class LoadSpec:
         if self.columns is not None:
             object.__setattr__(self, "columns", tuple(self.columns))
         if not self.windows:
-            raise ValueError(f"load of {self.table}: at least one window is needed")
+            raise LoadSpecError(f"load of {self.table}: at least one window is needed")
         keys = [window.key for window in self.windows]
         if len(set(keys)) != len(keys):
-            raise ValueError(f"load of {self.table}: window keys repeat: {keys}")
+            raise LoadSpecError(f"load of {self.table}: window keys repeat: {keys}")
         if self.split_column is None and len(self.windows) != 1:
-            raise ValueError(
+            raise LoadSpecError(
                 f"load of {self.table}: without a split column a file fills exactly one window, "
                 f"not {len(self.windows)}"
             )

@@ -91,7 +91,7 @@ class Warehouse:
         if backend == "sqlite":
             options["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
             if self._schema not in (None, "main"):
-                raise ValueError(
+                raise LoadSpecError(
                     f"SQLite has no schemas; use Warehouse(url, schema=None) instead of schema={schema!r}"
                 )
         self._engine = sa.create_engine(parsed, **options)
@@ -155,7 +155,7 @@ class Warehouse:
         Empty when the table, or one of the scope columns, does not exist.
         """
         if limit < 0:
-            raise ValueError(f"preview of {table}: limit must not be negative, not {limit}")
+            raise LoadSpecError(f"preview of {table}: limit must not be negative, not {limit}")
         scope = self._check_columns(scope)
         with self._engine.connect() as conn:
             source = self._source(conn, table)
@@ -182,7 +182,7 @@ class Warehouse:
 
         Sums are exact Decimals (money columns are ``decimal(18,3)``); a group whose amounts are all
         NULL sums to 0. Empty when the table, or one of the columns in ``where``, does not exist;
-        ValueError when ``amount_column`` or ``group_by`` does not.
+        LoadSpecError (a ValueError) when ``amount_column`` or ``group_by`` does not.
         """
         check_identifier(amount_column, "column")
         check_identifier(group_by, "column")
@@ -213,7 +213,7 @@ class Warehouse:
         column, does not exist.
         """
         if limit < 0:
-            raise ValueError(f"duplicate_ids of {table}: limit must not be negative, not {limit}")
+            raise LoadSpecError(f"duplicate_ids of {table}: limit must not be negative, not {limit}")
         scope = self._check_columns(scope)
         check_identifier(column, "column")
         with self._engine.connect() as conn:
@@ -264,7 +264,7 @@ class Warehouse:
 
     def _column(self, source: sa.Table, name: str) -> sa.ColumnElement[Any]:
         if name not in source.c:
-            raise ValueError(f"table {self._display(str(source.name))} has no column {name}")
+            raise LoadSpecError(f"table {self._display(str(source.name))} has no column {name}")
         return source.c[name]
 
     @staticmethod
@@ -298,14 +298,21 @@ class Warehouse:
     def replace_windows(self, csv_path: Path | str, spec: LoadSpec) -> LoadResult:
         """Replace the rows of ``spec``'s windows (within its scope) by the rows of the CSV file, atomically.
 
-        In one transaction: create the table or add the file's new columns, delete the windows'
-        rows, insert the file's rows, each tagged with its window's key in ``_partition``. On any
-        error the transaction rolls back and the table is exactly as before: SchemaDriftError
-        (the file's data does not fit an existing column), MalformedFileError (file, line,
-        reason), RowsOutsideWindowsError, DuplicateRowsError (the file repeats a value of
-        ``spec.unique_column`` within a window), IdentifierError (a name that is not a plain identifier).
-        MissingColumnsError (the file lacks a declared, split or unique column) is raised from
-        the header alone, before the database is touched or any lock taken.
+        Before the database is touched: the header is checked (MissingColumnsError: the file lacks
+        a declared, split, unique or freshness column), the file's bytes are scanned once (records
+        counted, quoting checked: MalformedFileError), and undeclared columns' types are inferred
+        from every row. Then, in one transaction under the table's lock: create the table or add
+        the file's new columns (and type columns still undecided), refuse older data than the
+        windows hold (StaleLoadError), delete the windows' rows, insert the file's rows, each
+        tagged with its window's key in ``_partition``, check that records in the file, rows
+        inserted and rows counted in the windows agree (RowCountMismatchError) and, with a
+        ``unique_column``, refuse a value repeated within a window (DuplicateRowsError) and remove
+        the rows of other windows whose value this load brought (``moved_from_other_windows``).
+
+        On any error the transaction rolls back and the table is exactly as before. Besides the
+        above: SchemaDriftError (the file's data does not fit an existing column),
+        RowsOutsideWindowsError, IdentifierError (a name that is not a plain identifier),
+        LoadSpecError (windows that overlap or do not fit the split column).
         """
         started = time.perf_counter()
         table = check_identifier(spec.table, "table name")
