@@ -94,12 +94,9 @@ def _write_url(path: Path, url: str) -> None:
     os.replace(partial, path)
 
 
-def serve(args: argparse.Namespace) -> int:
-    """Run the server until SIGINT or SIGTERM."""
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    config = EmulatorConfig(
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """The emulator configuration ``serve``'s arguments describe."""
+    return EmulatorConfig(
         seed=args.seed,
         days=args.days,
         data_load_time=args.data_load_time,
@@ -107,7 +104,16 @@ def serve(args: argparse.Namespace) -> int:
         scale=args.scale,
         rate_limit=args.rate_limit,
         download_url_ttl=args.download_url_ttl,
+        api_keys=tuple(args.api_key) if args.api_key else None,
     )
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the server until SIGINT or SIGTERM."""
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = config_from_args(args)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

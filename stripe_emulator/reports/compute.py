@@ -16,9 +16,9 @@ import duckdb
 
 from stripe_emulator.datagen import RAW_SCHEMA
 from stripe_emulator.reports.types import (
-    _ADDRESS_PARTS,
-    _LEDGER,
-    _METADATA_COLUMN,
+    ADDRESS_PARTS,
+    LEDGER,
+    METADATA_COLUMN,
     ReportRequest,
 )
 from stripe_emulator.timestamps import naive_utc
@@ -26,7 +26,7 @@ from stripe_emulator.timestamps import naive_utc
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
     """Build the ledger the reports read: every balance transaction with what it refers to."""
-    customer = ", ".join(f"cu.address_{part} AS customer_address_{part}" for part in _ADDRESS_PARTS)
+    customer = ", ".join(f"cu.address_{part} AS customer_address_{part}" for part in ADDRESS_PARTS)
     charge = ", ".join(
         f"ch.{column}"
         for column in (
@@ -40,7 +40,7 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
     # Application fees point at the connected account's charge, shown as the direct charge only.
     con.execute(
         f"""
-        CREATE OR REPLACE TABLE {_LEDGER} AS
+        CREATE OR REPLACE TABLE {LEDGER} AS
         SELECT
             bt.id AS balance_transaction_id, bt._account AS account, bt.created, bt.available_on, bt.currency,
             bt.amount AS gross, bt.fee, bt.net, bt.reporting_category, bt.type, bt.source_id, bt.description,
@@ -185,7 +185,7 @@ def _itemized_column(column: str, request: ReportRequest) -> str:
     }
     if column in special:
         return special[column]
-    if _METADATA_COLUMN.match(column) or column.startswith(
+    if METADATA_COLUMN.match(column) or column.startswith(
         ("customer_shipping_", "shipping_", "card_address_")
     ):
         return "CAST(NULL AS VARCHAR)"
@@ -197,7 +197,7 @@ def _itemized_sql(request: ReportRequest, filters: list[str]) -> tuple[str, set[
     body = ", ".join(projections)
     uses = {name for name in ("tz", "dlt") if f"${name}" in body}
     sql = (
-        f"SELECT {body} FROM {_LEDGER} AS l "  # noqa: S608 - registry names; values are bound
+        f"SELECT {body} FROM {LEDGER} AS l "  # noqa: S608 - registry names; values are bound
         f"LEFT JOIN {RAW_SCHEMA}.accounts AS owner ON owner.id = l.account "
         f"LEFT JOIN {RAW_SCHEMA}.accounts AS cp ON cp.id = l.connected_account_id "
         f"WHERE {' AND '.join(filters)} ORDER BY {_ORDER[request.spec.kind]}"
@@ -223,7 +223,7 @@ def _summary_sql(request: ReportRequest, filters: list[str]) -> str:
     order = ", ".join(["connected_account"] if by_account else []) + (", " if by_account else "")
     return (
         f"SELECT {body} FROM (SELECT {group}, count(*) AS count, sum(l.gross) AS gross, sum(l.fee) AS fee, "  # noqa: S608 - registry names; values are bound
-        f"sum(l.net) AS net FROM {_LEDGER} AS l WHERE {' AND '.join(filters)} GROUP BY ALL) "
+        f"sum(l.net) AS net FROM {LEDGER} AS l WHERE {' AND '.join(filters)} GROUP BY ALL) "
         f"ORDER BY {order}reporting_category, currency"
     )
 
@@ -257,6 +257,6 @@ def _balance_summary_sql(request: ReportRequest, filters: list[str]) -> str:
         "coalesce(sum(l.net) FILTER (WHERE l.created < $start), 0) AS starting, "
         f"coalesce(sum(l.net) FILTER (WHERE l.created >= $start AND {_NOT_PAYOUT}), 0) AS activity, "
         f"coalesce(sum(l.net) FILTER (WHERE l.created >= $start AND NOT ({_NOT_PAYOUT})), 0) AS payouts "
-        f"FROM {_LEDGER} AS l WHERE {' AND '.join(filters)} AND l.created < $end GROUP BY ALL) "
+        f"FROM {LEDGER} AS l WHERE {' AND '.join(filters)} AND l.created < $end GROUP BY ALL) "
         f"SELECT {body} FROM ({union}) ORDER BY {'connected_account, ' if by_account else ''}currency, line"
     )

@@ -24,8 +24,9 @@ REPORTING_CATEGORIES = frozenset({
     "topup", "topup_reversal", "transfer", "transfer_reversal",
 })
 # fmt: on
-_LEDGER = f"{RAW_SCHEMA}.report_ledger"
-_METADATA_COLUMN = re.compile(r"^(payment|refund|transfer)_metadata\[[^\[\]\"]{1,40}\]$")
+LEDGER = f"{RAW_SCHEMA}.report_ledger"
+"""The table the reports read: every balance transaction with what it refers to."""
+METADATA_COLUMN = re.compile(r"^(payment|refund|transfer)_metadata\[[^\[\]\"]{1,40}\]$")
 
 
 class ReportParameterError(ValueError):
@@ -80,7 +81,7 @@ class ReportTypeSpec:
 
     def accepts_column(self, column: str) -> bool:
         """Whether ``parameters[columns]`` may name ``column``."""
-        return column in self.columns or (not self.summary and bool(_METADATA_COLUMN.match(column)))
+        return column in self.columns or (not self.summary and bool(METADATA_COLUMN.match(column)))
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,13 @@ class ReportRequest:
 # The registry
 
 # fmt: off
-_ADDRESS_PARTS = ("line1", "line2", "city", "state", "postal_code", "country")
+ADDRESS_PARTS = ("line1", "line2", "city", "state", "postal_code", "country")  # of every address column
 _CUSTOMER_COLUMNS = (
     "customer_id", "customer_email", "customer_name", "customer_description",
-    *(f"customer_shipping_address_{part}" for part in _ADDRESS_PARTS),
-    *(f"customer_address_{part}" for part in _ADDRESS_PARTS),
-    *(f"shipping_address_{part}" for part in _ADDRESS_PARTS),
-    *(f"card_address_{part}" for part in _ADDRESS_PARTS),
+    *(f"customer_shipping_address_{part}" for part in ADDRESS_PARTS),
+    *(f"customer_address_{part}" for part in ADDRESS_PARTS),
+    *(f"shipping_address_{part}" for part in ADDRESS_PARTS),
+    *(f"card_address_{part}" for part in ADDRESS_PARTS),
 )
 _PAYMENT_COLUMNS = (
     "charge_id", "payment_intent_id", "charge_created_utc", "charge_created", "invoice_id", "invoice_number",

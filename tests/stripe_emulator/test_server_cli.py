@@ -14,6 +14,7 @@ import httpx
 import pytest
 from emulator_settings import FAST_CONFIG, SECRET_KEY
 
+from stripe_emulator.cli import build_parser, config_from_args
 from stripe_emulator.server import EmulatorServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,3 +116,10 @@ def test_cli_rejects_a_bad_fault_spec() -> None:
     )
     assert result.returncode == 2
     assert "KIND METHOD PATH" in result.stderr
+
+
+def test_the_cli_can_be_told_which_keys_exist() -> None:
+    live = "sk_live_51CliLiveKey00000abcd"
+    args = build_parser().parse_args(["serve", "--api-key", SECRET_KEY, "--api-key", live])
+    assert config_from_args(args).api_keys == (SECRET_KEY, live)
+    assert config_from_args(build_parser().parse_args(["serve"])).api_keys is None
