@@ -114,6 +114,7 @@ class Landing:
                     # Rows computed from older Stripe data never replace rows computed from newer.
                     freshness_column=FRESHNESS_COLUMN,
                     freshness=data_load_time,
+                    expected_records=source.expected_records(run),
                 ),
             )
             loading = time.monotonic() - began

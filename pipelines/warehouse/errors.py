@@ -188,6 +188,23 @@ class RowCountMismatchError(WarehouseError):
         )
 
 
+class SourceRowCountError(WarehouseError):
+    """The file holds another number of records than its source said it would (Stripe's
+    ``row_count``). Retried: a new run of the job gives a new file. Nothing was loaded."""
+
+    retryable = True
+
+    def __init__(self, path: Path, table: str, records_in_file: int, expected: int) -> None:
+        self.path = Path(path)
+        self.table = table
+        self.records_in_file = records_in_file
+        self.expected = expected
+        super().__init__(
+            f"{self.path.name}: {records_in_file} record(s) in the file, but its source says {expected}; "
+            f"nothing was loaded into {table}"
+        )
+
+
 class StaleLoadError(WarehouseError):
     """The table already holds rows for the load's windows (and scope) computed later than the load's
     own data: loading would put older data over newer. ``windows`` are the window keys holding newer

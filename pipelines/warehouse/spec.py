@@ -66,6 +66,9 @@ class LoadSpec:
       computed at (a lineage column, or a file column such as a Sigma result's ``_data_load_time``)
       and that instant for this load (time-zone aware). A load is refused (StaleLoadError) when its
       windows, within the scope, already hold rows computed later: older data never replaces newer.
+    * ``expected_records``: how many records the file's source says it holds (Stripe's
+      ``row_count``); a file holding another number is refused (SourceRowCountError) before the
+      database is touched, and the load's own accounting then makes the rows landed equal it.
     """
 
     table: str
@@ -77,6 +80,7 @@ class LoadSpec:
     unique_column: str | None = None
     freshness_column: str | None = None
     freshness: datetime | None = None
+    expected_records: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "windows", tuple(self.windows))

@@ -25,6 +25,7 @@ from pipelines.warehouse.errors import (
     DuplicateRowsError,
     LoadSpecError,
     RowCountMismatchError,
+    SourceRowCountError,
     StaleLoadError,
 )
 from pipelines.warehouse.identifiers import PARTITION_COLUMN, check_identifier, qualify
@@ -320,6 +321,10 @@ class Warehouse:
         # What only the file can tell is settled before the database is touched (and locked).
         check_file_columns(spec, csv_file.header, csv_file.path, self._display(table))
         scan = scan_file(csv_file.path)
+        if spec.expected_records is not None and scan.records != spec.expected_records:
+            raise SourceRowCountError(
+                csv_file.path, self._display(table), scan.records, spec.expected_records
+            )
         declared = {column.name for column in spec.columns or ()}
         undeclared = [name for name in csv_file.header if name not in declared]
         inferred = (

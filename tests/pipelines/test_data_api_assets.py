@@ -257,3 +257,20 @@ def test_a_v2_run_that_fails_at_stripe_leaves_the_table_as_it_was(
 
     assert not result.success
     assert rows(warehouse, "net_by_currency_v2") == before
+
+
+def test_a_v2_file_that_disagrees_with_stripes_row_count_is_not_loaded(
+    project: dg.Definitions, instance: dg.DagsterInstance, warehouse: WarehouseResource, control: httpx.Client
+) -> None:
+    assert _run(project, instance, "net_by_currency_v2", DAY).success
+    before = rows(warehouse, "net_by_currency_v2")
+    # The served file repeats a record that Stripe's row_count does not count.
+    control.post(
+        "/faults", json={"kind": "duplicate_row", "method": "POST", "path": "/v2/data/query_runs", "line": 2}
+    ).raise_for_status()
+
+    result = _run(project, instance, "net_by_currency_v2", DAY)
+
+    assert not result.success
+    assert "but its source says" in failure_messages(result)
+    assert rows(warehouse, "net_by_currency_v2") == before
