@@ -26,7 +26,6 @@ from stripe_emulator.datagen.lifecycle import (
     Lifecycle,
 )
 from stripe_emulator.datagen.randomness import key
-from stripe_emulator.datagen.reference import DAY
 from stripe_emulator.datagen.subscriptions import item_mrr
 
 EVENT_TYPES = (
@@ -307,8 +306,3 @@ def schedules(biz: Business, life: Lifecycle, end: int) -> Columns:
         "canceled_at": canceled[keep],
         "released_at": released[keep],
     }
-
-
-def end_day(biz: Business) -> int:
-    """The end of the generated data, in Unix seconds."""
-    return biz.d1 * DAY
