@@ -1,8 +1,11 @@
 """The emulator's Starlette application: Stripe's Reporting, Sigma, Files and Connect endpoints.
 
 Every ``/v1`` endpoint follows Stripe's conventions (see :mod:`stripe_emulator.conventions`): API-key
-auth with restricted-key permissions, ``Stripe-Account`` scoping, form bodies with brackets, the error
-envelope, ``Request-Id``, list pagination, idempotency keys and a per-key rate limit. Report and query
+auth with restricted-key permissions (any test secret key, or only ``config.api_keys``, live keys
+included, whose objects stay apart from test mode's), ``Stripe-Account`` scoping, a valid
+``Stripe-Version``, form bodies with brackets and no parameter the endpoint does not take, ``expand[]``
+of expandable fields only, the error envelope, ``Request-Id``, list pagination, idempotency keys and
+a per-key rate limit. Report and query
 runs are created synchronously (validation errors answer at once, like Stripe) and executed by a
 worker pool through the :class:`~stripe_emulator.engine.Engine`; a run becomes visible as finished
 ``config.run_delay`` seconds after it was created at the earliest.
