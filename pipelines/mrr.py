@@ -15,13 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
 
 from pipelines.catalog import Catalog
 from pipelines.resources import WarehouseResource
 from pipelines.sources import Source
 from pipelines.translator import StripeReportsTranslator
-from pipelines.warehouse.identifiers import PARTITION_COLUMN, check_identifier
+from pipelines.warehouse.identifiers import PARTITION_COLUMN
 
 MRR_WATERFALL = "mrr_waterfall"
 """The catalogue entry (``sql/mrr_waterfall.sql``) the check applies to."""
@@ -60,23 +59,17 @@ def build_continuity_check(source: Source, key: dg.AssetKey) -> dg.AssetChecksDe
                 return dg.AssetCheckResult(
                     passed=True, description=f"{source.table} holds no day yet", metadata={"days_compared": 0}
                 )
-            table = sa.table(
-                sa.sql.quoted_name(check_identifier(source.table, "table name"), quote=True),
-                *(sa.column(sa.sql.quoted_name(check_identifier(c, "column"), quote=True)) for c in columns),
-                schema=sa.sql.quoted_name(wh.schema, quote=True) if wh.schema else None,
-            )
-            with wh.engine.connect() as conn:
-                rows = conn.execute(sa.select(*table.c).order_by(table.c[PARTITION_COLUMN])).all()
+            rows = wh.rows(source.table, columns)
         return _result(rows)
 
     return mrr_continuity
 
 
-def _result(rows: list[Any]) -> dg.AssetCheckResult:
+def _result(rows: list[dict[str, Any]]) -> dg.AssetCheckResult:
     by_day: dict[date, Any] = {}
     repeated: list[str] = []
     for row in rows:
-        day = date.fromisoformat(str(row[0])[:10])
+        day = date.fromisoformat(str(row[PARTITION_COLUMN])[:10])
         if day in by_day:
             repeated.append(day.isoformat())
         by_day[day] = row
@@ -89,7 +82,7 @@ def _result(rows: list[Any]) -> dg.AssetCheckResult:
         compared += 1
         current = by_day[day]
         for beginning, ending in _PAIRS:
-            value, before = current._mapping[beginning], previous._mapping[ending]
+            value, before = current[beginning], previous[ending]
             if _number(value) != _number(before):
                 breaks.append(
                     {

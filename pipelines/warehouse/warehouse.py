@@ -169,6 +169,20 @@ class Warehouse:
             ).mappings()
             return [{str(name): value for name, value in row.items()} for row in rows]
 
+    def rows(self, table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+        """Every row of ``table`` with only ``columns`` (typed values), ordered by ``_partition``.
+
+        For checks over small derived tables (one row per day); empty when the table does not exist.
+        """
+        names = [check_identifier(name, "column") for name in columns]
+        with self._engine.connect() as conn:
+            source = self._source(conn, table)
+            if source is None:
+                return []
+            selected = [self._column(source, name) for name in names]
+            rows = conn.execute(sa.select(*selected).order_by(source.c[PARTITION_COLUMN])).mappings()
+            return [{str(name): value for name, value in row.items()} for row in rows]
+
     def totals(
         self,
         table: str,

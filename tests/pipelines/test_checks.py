@@ -166,14 +166,13 @@ def test_uniqueness_covers_the_whole_table_and_names_both_partitions(
     with wh.engine.begin() as connection:
         # Day one claims a transaction of day two, as a load from before a correction would.
         [(moved,)] = connection.execute(
-            sa.text(
-                f"SELECT balance_transaction_id FROM {wh.qualified(BCFA)} WHERE _partition = :d LIMIT 1"
-            ),
+            sa.text(f"SELECT balance_transaction_id FROM {wh.qualified(BCFA)} WHERE _partition = :d LIMIT 1"),
             {"d": DAYS[1]},
         )
         connection.execute(
             sa.text(
-                f"UPDATE {wh.qualified(BCFA)} SET balance_transaction_id = :id WHERE balance_transaction_id = "
+                f"UPDATE {wh.qualified(BCFA)} SET balance_transaction_id = :id "
+                "WHERE balance_transaction_id = "
                 f"(SELECT min(balance_transaction_id) FROM {wh.qualified(BCFA)} WHERE _partition = :d)"
             ),
             {"id": moved, "d": DAYS[0]},
