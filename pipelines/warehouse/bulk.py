@@ -3,7 +3,7 @@
 
 A load runs in one transaction, in this order: create or alter the table, ``prepare`` (a path may
 stage and check the file here, before anything is deleted), delete the windows' rows, ``insert``,
-``count_windows``. Any error rolls the whole transaction back.
+``count_windows``, ``ensure_indexes``. Any error rolls the whole transaction back.
 """
 
 from __future__ import annotations
@@ -28,12 +28,9 @@ class BulkLoad(ABC):
     def __init__(self, plan: LoadPlan) -> None:
         self.plan = plan
 
-    def after_create(self, conn: sa.Connection) -> None:  # noqa: B027 - optional hook
-        """Called once when the load has just created the table."""
-
     def ensure_indexes(self, conn: sa.Connection) -> None:  # noqa: B027 - optional hook
-        """Create the indexes the load's queries rely on, where the database benefits and they are
-        missing (called on every load, before the insert, so the insert maintains them)."""
+        """Create the indexes the table's queries rely on, where the database benefits and they are
+        missing (called on every load after the insert, before the queries over the whole table)."""
 
     def prepare(self, conn: sa.Connection) -> None:  # noqa: B027 - optional hook
         """Read or check the file before the windows' rows are deleted."""

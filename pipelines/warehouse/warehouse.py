@@ -390,7 +390,6 @@ class Warehouse:
         bulk = self._bulk(plan)
         if plan.create:
             plan.target.create(conn)
-            bulk.after_create(conn)
         for name, _ in plan.added:
             conn.execute(AddColumn(plan.target.c[name]))
         for name, _ in plan.retyped:
@@ -400,7 +399,6 @@ class Warehouse:
             else:  # no ALTER COLUMN TYPE (SQLite): the column is dropped and added back, at the end
                 conn.execute(DropColumn(plan.target.c[name]))
                 conn.execute(AddColumn(plan.target.c[name]))
-        bulk.ensure_indexes(conn)
         self._refuse_stale(conn, plan)
         bulk.prepare(conn)
         conn.execute(sa.delete(plan.target).where(plan.window_rows()))
@@ -412,6 +410,7 @@ class Warehouse:
         # early, skipped a record or inserted one twice shows here.
         if not plan.scan.records == inserted == counted:
             raise RowCountMismatchError(plan.csv.path, plan.table_name, plan.scan.records, inserted, counted)
+        bulk.ensure_indexes(conn)
         if plan.spec.unique_column is not None:
             self._refuse_duplicates(conn, plan)
         return _Loaded(inserted, rows_by_window, self._move_from_other_windows(conn, plan))
@@ -499,13 +498,20 @@ class Warehouse:
         assert column is not None
         partition = plan.target.c[PARTITION_COLUMN]
         value = plan.target.c[column]
-        copies = sa.func.count()
-        repeated = conn.execute(
-            sa.select(partition, value, copies)
+        copies = sa.func.count().label("copies")
+        # Grouped in a subquery, sorted and cut outside it: with ORDER BY and LIMIT on the grouping
+        # itself, PostgreSQL walks the unique column's index over the whole table to read the
+        # groups in order (2 s for a day in a 1M-row table instead of 30 ms).
+        grouped = (
+            sa.select(partition.label("key"), value.label("value"), copies)
             .where(plan.window_rows())
             .group_by(partition, value)
-            .having(copies > 1)
-            .order_by(partition, value)
+            .having(sa.func.count() > 1)
+            .subquery("repeated")
+        )
+        repeated = conn.execute(
+            sa.select(grouped.c.key, grouped.c.value, grouped.c.copies)
+            .order_by(grouped.c.key, grouped.c.value)
             .limit(_SHOWN_DUPLICATES)
         ).all()
         if repeated:

@@ -127,7 +127,7 @@ def test_sensors_and_schedules_are_listed_and_a_skipped_tick_says_why(
     dialog.get_by_role("button", name="Continue").click()
     expect(dialog.get_by_text("Skipped", exact=True)).to_be_visible()
     expect(dialog).to_contain_text("Skip reason")
-    expect(dialog).to_contain_text(f"is {DATA_LOAD_TIME:%Y-%m-%dT%H:%M}Z")
+    expect(dialog).to_contain_text(f"is {DATA_LOAD_TIME:%Y-%m-%dT%H:%M:%S}Z")
     page.screenshot(path=SCREENSHOTS / "schedule-skip-reason.png")
 
 

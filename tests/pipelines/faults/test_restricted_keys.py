@@ -17,7 +17,7 @@ from pipelines.stripe.errors import PermissionDeniedError
 from .conftest import Harness
 
 NEWEST_DAY = "2026-11-09"  # the saved-query path runs for the newest complete day only
-KEY = "rk_test_51PipelineMinimumPermissions0000a1b2"
+KEY = "rk_test_51Zq4Wm8Xt2Kv6Rn9Bp3Ly7Hc5Dj0a1b2"
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "stripe-permissions.md"
 
 MINIMUM = {
@@ -27,6 +27,8 @@ MINIMUM = {
     "rak_sigma_query_run_write": "fees_by_type",
     "rak_sigma_saved_query_read": "daily_activity_by_category",
     "rak_account_read": "the connected accounts sensor",
+    "data_queries_read": "net_volume_by_currency",
+    "data_reports_read": "balance_summary_v2",
 }
 """Each permission of the minimum set, and what needs it (an asset, or the sensor)."""
 
@@ -48,7 +50,7 @@ def _connected_accounts(harness: Harness) -> list[str]:
 
 
 def test_the_documented_minimum_is_the_set_these_tests_grant() -> None:
-    documented = set(re.findall(r"`(rak_\w+)`", DOCS.read_text()))
+    documented = set(re.findall(r"`((?:rak|data)_\w+)`", DOCS.read_text()))
     assert set(MINIMUM) <= documented
 
 
@@ -76,7 +78,7 @@ def test_without_one_permission_the_run_fails_once_with_a_403_naming_it(
     named = (
         rf"does not have the required permissions for this endpoint on account 'acct_\w+'\. "
         rf"Having the '{missing}' permission would allow this request to continue\. "
-        rf"\(HTTP 403, request_id req_\w+\)"
+        rf"\(HTTP 403(, code \w+)?, request_id req_\w+\)"
     )
 
     if missing == "rak_account_read":
