@@ -47,8 +47,15 @@ class PostgresLoad(BulkLoad):
             PARTITION_COLUMN,
             *([self.plan.spec.unique_column] if self.plan.spec.unique_column else []),
         ]
+        # An existing index is recognised by its columns, not its name: SQLAlchemy's checkfirst looks
+        # the name up unshortened, so it misses a name the convention shortened past 63 characters.
+        indexed: set[tuple[str, ...]] = set()
+        if not self.plan.create:
+            indexes = sa.inspect(conn).get_indexes(str(target.name), schema=target.schema)
+            indexed = {tuple(index["column_names"]) for index in indexes}
         for name in columns:
-            sa.Index(None, target.c[name]).create(conn, checkfirst=not self.plan.create)
+            if (name,) not in indexed:
+                sa.Index(None, target.c[name]).create(conn)
 
     def prepare(self, conn: sa.Connection) -> None:
         plan = self.plan
