@@ -39,6 +39,7 @@ from pipelines.catalog_schema import (
     validate,
 )
 from pipelines.errors import CatalogError, SigmaSqlError
+from pipelines.settling import DEFAULT_SETTLING_DAYS
 from pipelines.sigma_sql import parse_query
 from pipelines.sources import DataQuerySource, DataReportSource, ReportSource, SigmaSource, Source
 from pipelines.warehouse import Column
@@ -60,6 +61,8 @@ class Defaults:
     start_date: date = date(2026, 1, 1)
     timezone: str = "UTC"
     max_days_per_run: int = 31
+    #: None: each report type's own settling period (report_types.yaml), else DEFAULT_SETTLING_DAYS.
+    settling_days: int | None = None
     owners: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
     group: str | None = None
@@ -76,6 +79,7 @@ class Defaults:
             "start_date": _either(settings.start_date, self.start_date),
             "timezone": _either(settings.timezone, self.timezone),
             "max_days_per_run": _either(settings.max_days_per_run, self.max_days_per_run),
+            "settling_days": _either(settings.settling_days, self.settling_days),
             "owners": _either(settings.owners, self.owners),
             "tags": {**self.tags, **(settings.tags or {})},
             "group": _either(settings.group, self.group),
@@ -200,6 +204,9 @@ def _report(
                 raise place.error(f"{report_type} does not take `{key}`", key)
             parameters[key] = value
     settings = defaults.apply(entry)
+    settings["settling_days"] = _either(
+        settings["settling_days"], _either(known.settling_days, DEFAULT_SETTLING_DAYS)
+    )
     if settings["timezone"] != "UTC" and "timezone" not in known.optional_parameters:
         raise place.error(f"{report_type} does not take a `timezone`", "timezone")
     name = entry.name or _default_name(report_type, place)
@@ -274,6 +281,8 @@ def _sigma(path: Path, defaults: Defaults) -> tuple[SigmaSource, Place]:
         raise place.error(
             "saved queries are a v1 feature; /v2/data runs the file's SQL (drop `api: v2`)", "saved_query"
         )
+    settings = defaults.apply(header)
+    settings["settling_days"] = _either(settings["settling_days"], DEFAULT_SETTLING_DAYS)
     source = (DataQuerySource if v2 else SigmaSource)(
         origin=place.file,
         name=name,
@@ -284,7 +293,7 @@ def _sigma(path: Path, defaults: Defaults) -> tuple[SigmaSource, Place]:
         split_column=header.partition_column,
         saved_query=header.saved_query,
         connect=header.connect,
-        **defaults.apply(header),
+        **settings,
     )
     return source, place
 

@@ -30,6 +30,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Pla
 
 from pipelines.errors import CatalogError
 from pipelines.lineage import ACCOUNT_COLUMN, FRESHNESS_COLUMN, RUN_ID_COLUMN
+from pipelines.settling import MAX_SETTLING_DAYS
 from pipelines.warehouse.identifiers import RESERVED_COLUMNS, check_identifier
 from pipelines.warehouse.logical_types import parse_type
 
@@ -127,6 +128,12 @@ def _days(value: int) -> int:
     return value
 
 
+def _settling_days(value: int) -> int:
+    if not 0 <= value <= MAX_SETTLING_DAYS:
+        raise ValueError(f"must be between 0 and {MAX_SETTLING_DAYS} days, not {value}")
+    return value
+
+
 def _connect(value: object) -> Literal["per_account"] | None:
     if value in (None, "", False, "none"):
         return None
@@ -208,6 +215,7 @@ Columns = Annotated[dict[ColumnName, ColumnType], BeforeValidator(_names_are_tex
 TimeZone = Annotated[str, PlainValidator(_time_zone)]
 Day = Annotated[date, PlainValidator(_date)]
 Days = Annotated[int, AfterValidator(_days)]
+SettlingDays = Annotated[int, AfterValidator(_settling_days)]
 Connect = Annotated[Literal["per_account"] | None, PlainValidator(_connect)]
 Owners = Annotated[tuple[Annotated[str, PlainValidator(_owner)], ...], _split(",")]
 Tags = Annotated[
@@ -233,6 +241,9 @@ class Settings(_Schema):
     timezone: TimeZone | None = None
     start_date: Day | None = None
     max_days_per_run: Days | None = None
+    #: Days after a day's end during which Stripe still changes its rows (late captures, payouts
+    #: filling automatic_payout_id, refunds, disputes): each freshness move re-lands them.
+    settling_days: SettlingDays | None = None
     owners: Owners | None = None
     tags: Tags | None = None
     group: Group | None = None
@@ -280,6 +291,7 @@ class ReportType(_Schema):
     unique_column: ColumnName | None = None
     optional_parameters: tuple[ReportParameter, ...] = ALL_PARAMETERS
     connect: bool | None = None
+    settling_days: SettlingDays | None = None
 
 
 # ---- reading a file with its lines, checking it against the schema ------------------------------

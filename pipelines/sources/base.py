@@ -19,11 +19,14 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pipelines.freshness import Freshness, FreshnessProbe
 from pipelines.lineage import FRESHNESS_COLUMN, RUN_ID_COLUMN
+from pipelines.partition_windows import PartitionWindow
+from pipelines.settling import DEFAULT_SETTLING_DAYS
 from pipelines.stripe import DownloadedFile, FinishedRun, StripeSession
 from pipelines.stripe.runs import OnCreated
 from pipelines.warehouse import Column, CsvFile
 
 ConnectMode = Literal["per_account"] | None
+Period = Literal["day", "month"]
 
 
 class StripeRun(Protocol):
@@ -71,7 +74,8 @@ class JobRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class Source(ABC):
-    """One catalogue entry, landed as one asset and one table, partitioned by day in ``timezone``.
+    """One catalogue entry, landed as one asset and one table, partitioned by ``period`` (a day or
+    a calendar month) in ``timezone``.
 
     Load settings: ``columns`` declares the file's columns and types (``None``: typed from the
     data); ``split_column`` assigns each row to a day (``None``: a file fills exactly one day, so
@@ -101,6 +105,8 @@ class Source(ABC):
     tags: Mapping[str, str] = field(default_factory=dict)
     group: str | None = None
     key_prefix: tuple[str, ...] = ("stripe",)
+    #: Days after a day's end during which Stripe still changes its rows (see pipelines.settling).
+    settling_days: int = DEFAULT_SETTLING_DAYS
 
     @property
     def splittable(self) -> bool:
@@ -120,6 +126,11 @@ class Source(ABC):
     @abstractmethod
     def read_freshness(self, session: StripeSession, account: str | None) -> Freshness:
         """How far Stripe's data for this source is loaded."""
+
+    def before_data_start(self, partition: PartitionWindow, freshness: Freshness) -> bool:
+        """Whether ``partition`` begins before the first instant Stripe has data for (when Stripe
+        says): such a window is refused by Stripe, so the partition is skipped, never failed."""
+        return freshness.available_from is not None and partition.start < freshness.available_from
 
     @abstractmethod
     def run_job(self, session: StripeSession, probe: FreshnessProbe, request: JobRequest) -> StripeRun:
@@ -153,7 +164,9 @@ class Source(ABC):
         """Plain facts about the entry, shown on its asset (``stripe/<name>`` metadata)."""
         facts = {"table": self.table, "time_zone": self.timezone}
         if self.connect:
-            facts["connect"] = "one partition per connected account and day"
+            facts["connect"] = f"one partition per connected account and {self.period}"
+        if self.period != "day":
+            facts["period"] = f"one partition per calendar {self.period} in {self.timezone}"
         return facts
 
     @property
