@@ -26,7 +26,7 @@ from pipelines.freshness import FreshnessProbe
 from pipelines.landing import LandedChunk, Landing
 from pipelines.metadata import partition_metadata, preview
 from pipelines.partition_windows import chunks
-from pipelines.partitions import resolve, run_partition_keys
+from pipelines.partitions import resolve, run_partition_keys, skipped_observations
 from pipelines.resources import StripeResource, WarehouseResource
 from pipelines.sources import Source
 from pipelines.stripe.errors import RunDeadlineExceeded
@@ -114,6 +114,10 @@ def _materialize(
             for _, account_partitions in groupby(partitions, key=lambda p: p.account):
                 group = list(account_partitions)
                 readiness = probe.readiness(source, group)
+                if readiness.unavailable:
+                    # Not a failure: no later run could load these, and the backfill's other days land.
+                    context.log.warning(readiness.unavailable_reason())
+                    yield from skipped_observations(key, readiness)
                 if readiness.early:
                     early_reasons.append(readiness.early_reason())
                     context.log.warning(readiness.early_reason())

@@ -4,12 +4,15 @@ Stripe publishes it per surface: each report type has ``data_available_end``; Si
 ``data_load_time``. Each source kind knows its surface; the probe asks it once per surface and
 account, and runs, the freshness sensor and the schedule all ask the probe, so they agree on what
 "ready" means. A daily partition is complete once its window's end is at or before that time.
+
+Report types also publish ``data_available_start``: Stripe refuses any window before it, so such
+partitions can never be loaded and are set aside (skipped, with Stripe's date) rather than failed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -24,6 +27,9 @@ class Freshness:
 
     loaded_until: datetime
     label: str
+    #: The earliest instant Stripe has data for (a report type's ``data_available_start``), if known.
+    available_from: datetime | None = None
+    available_from_label: str = ""
 
 
 class FreshnessSurface(Protocol):
@@ -37,15 +43,42 @@ class FreshnessSurface(Protocol):
         """Ask Stripe how far this source's data is loaded."""
         ...
 
+    def before_data_start(self, partition: PartitionWindow, freshness: Freshness) -> bool:
+        """Whether Stripe has no data for ``partition`` at all (it lies before the data's start)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Readiness:
-    """The outcome of comparing partitions with how far Stripe's data is loaded."""
+    """The outcome of comparing partitions with how far Stripe's data is loaded.
+
+    ``unavailable`` partitions lie before Stripe's first data (``available_from``): they are skipped,
+    never requested, and never fail a run.
+    """
 
     loaded_until: datetime
     source: str
     ready: list[PartitionWindow]
     early: list[PartitionWindow]
+    unavailable: list[PartitionWindow] = field(default_factory=list)
+    available_from: datetime | None = None
+    available_from_label: str = ""
+
+    def unavailable_reason(self) -> str:
+        """A sentence naming the skipped partitions and the date Stripe's data starts at."""
+        if not self.unavailable or self.available_from is None:
+            return "no partition lies before Stripe's first data"
+        keys = [p.partition_key for p in self.unavailable]
+        shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        one = len(keys) == 1
+        return (
+            f"Skipped {shown}: Stripe has data from {iso_utc(self.available_from)} "
+            f"({self.available_from_label or 'data_available_start'}), and "
+            f"{'this partition begins' if one else 'these partitions begin'} before it, so Stripe "
+            f"cannot report on {'it' if one else 'them'}. Nothing was requested or changed for "
+            f"{'it' if one else 'them'}; set the entry's start_date on or after that date to hide "
+            f"{'it' if one else 'them'}."
+        )
 
     def early_reason(self) -> str:
         """A sentence a user can act on, naming the early partitions and Stripe's timestamp."""
@@ -83,6 +116,16 @@ class FreshnessProbe:
         """
         account = partitions[0].account if partitions else None
         fresh = self.freshness(source, account)
-        ready = [p for p in partitions if p.end <= fresh.loaded_until]
-        early = [p for p in partitions if p.end > fresh.loaded_until]
-        return Readiness(fresh.loaded_until, fresh.label, ready, early)
+        unavailable = [p for p in partitions if source.before_data_start(p, fresh)]
+        possible = [p for p in partitions if p not in unavailable]
+        ready = [p for p in possible if p.end <= fresh.loaded_until]
+        early = [p for p in possible if p.end > fresh.loaded_until]
+        return Readiness(
+            fresh.loaded_until,
+            fresh.label,
+            ready,
+            early,
+            unavailable,
+            fresh.available_from,
+            fresh.available_from_label,
+        )

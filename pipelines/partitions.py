@@ -1,7 +1,9 @@
-"""Partitions: one per day in the source's time zone, and per connected account for Connect fan-out.
+"""Partitions: one per day (or calendar month) in the source's time zone, and per connected account
+for Connect fan-out.
 
-Dagster owns the calendar (``DailyPartitionsDefinition`` handles time zones and 23/25-hour DST
-days); this module only turns the partition keys of a run into the windows Stripe is asked for.
+Dagster owns the calendar (``DailyPartitionsDefinition`` and ``MonthlyPartitionsDefinition`` handle
+time zones and 23/25-hour DST days); this module only turns the partition keys of a run into the
+windows Stripe is asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from collections.abc import Sequence
 import dagster as dg
 
 from pipelines.errors import PartitionRangeError
+from pipelines.freshness import Readiness
 from pipelines.partition_windows import PartitionWindow
+from pipelines.timestamps import iso_utc
 from pipelines.sources import Source
 from pipelines.warehouse import Window
 
@@ -33,15 +37,25 @@ def partition_key(account: str | None, date_key: str) -> str:
 
 
 def partitions_for(source: Source) -> dg.PartitionsDefinition:
-    """Daily partitions in the source's zone, crossed with connected accounts for Connect fan-out."""
-    daily = dg.DailyPartitionsDefinition(start_date=source.start_date.isoformat(), timezone=source.timezone)
+    """Daily (or monthly) partitions in the source's zone, crossed with connected accounts for
+    Connect fan-out. A monthly asset's first month is the first that starts on or after
+    ``start_date``."""
+    daily: dg.TimeWindowPartitionsDefinition
+    if source.period == "month":
+        daily = dg.MonthlyPartitionsDefinition(
+            start_date=source.start_date.isoformat(), timezone=source.timezone
+        )
+    else:
+        daily = dg.DailyPartitionsDefinition(
+            start_date=source.start_date.isoformat(), timezone=source.timezone
+        )
     if source.connect:
         return dg.MultiPartitionsDefinition({ACCOUNT_DIMENSION: CONNECTED_ACCOUNTS, DATE_DIMENSION: daily})
     return daily
 
 
 def daily_partitions(partitions_def: dg.PartitionsDefinition) -> dg.TimeWindowPartitionsDefinition:
-    """The day dimension of a (possibly multi-dimensional) partitions definition."""
+    """The time dimension (days, or months) of a (possibly multi-dimensional) partitions definition."""
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
         partitions_def = partitions_def.get_partitions_def_for_dimension(DATE_DIMENSION)
     if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
@@ -81,3 +95,22 @@ def run_partition_keys(context: dg.AssetExecutionContext, source: Source) -> lis
             f"its days start at {daily.start:%Y-%m-%d} ({source.origin or 'catalogue'}: start_date) "
             "and end at the last complete day. Launch the backfill over the asset's own partitions."
         ) from error
+
+
+def skipped_observations(key: dg.AssetKey, readiness: Readiness) -> list[dg.AssetObservation]:
+    """One observation per partition skipped because it lies before Stripe's first data, so the
+    partition's page says why it holds nothing."""
+    if readiness.available_from is None:
+        return []
+    reason = readiness.unavailable_reason()
+    return [
+        dg.AssetObservation(
+            asset_key=key,
+            partition=partition.partition_key,
+            metadata={
+                "skipped": reason,
+                "data_available_start": iso_utc(readiness.available_from),
+            },
+        )
+        for partition in readiness.unavailable
+    ]

@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--days", type=int, default=defaults.days, help="days of history before data_load_time"
     )
     serve.add_argument(
+        "--report-history-days",
+        type=int,
+        default=None,
+        help="days before data_load_time the Reporting API has data for (data_available_start; default: --days)",
+    )
+    serve.add_argument(
         "--data-load-time",
         type=_timestamp,
         default=None,
@@ -99,6 +105,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     return EmulatorConfig(
         seed=args.seed,
         days=args.days,
+        report_history_days=args.report_history_days,
         data_load_time=args.data_load_time,
         run_delay=args.run_delay,
         scale=args.scale,

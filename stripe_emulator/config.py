@@ -37,6 +37,11 @@ class EmulatorConfig:
     """The secret keys that exist (``sk_test_…``, ``sk_live_…``); ``None``: any ``sk_test_…`` key works."""
     download_url_ttl: float = 300.0
     """Seconds a Data API v2 result's pre-signed ``download_url`` works after it is issued."""
+    report_history_days: int | None = None
+    """Days before the day of ``data_load_time`` from which the Reporting API offers data: every
+    report type's ``data_available_start`` is that midnight UTC. ``None``: all ``days`` of history.
+    Fewer days than ``days`` leave generated history that Sigma shows and reports refuse, as for an
+    account whose Reporting API data starts later than its first activity."""
 
     def __post_init__(self) -> None:
         if self.days < 1:
@@ -63,6 +68,10 @@ class EmulatorConfig:
                 raise ValueError(
                     f"api_keys must be sk_test_… or sk_live_… keys; got keys starting {malformed}"
                 )
+        if self.report_history_days is not None and not 1 <= self.report_history_days <= self.days:
+            raise ValueError(
+                f"report_history_days must be between 1 and days ({self.days}), got {self.report_history_days}"
+            )
         if self.download_url_ttl < 0:
             raise ValueError(f"download_url_ttl must not be negative, got {self.download_url_ttl}")
 

@@ -229,7 +229,15 @@ class Engine:
 
     def _availability(self) -> tuple[datetime, datetime]:
         end = self._data_load_time.replace(microsecond=0)
-        return self.data_start, end
+        return self.report_data_start, end
+
+    @property
+    def report_data_start(self) -> datetime:
+        """The Reporting API's ``data_available_start``: the first instant report runs may cover."""
+        history = self.config.report_history_days
+        if history is None:
+            return self.data_start
+        return self.data_start + timedelta(days=self.config.days - history)
 
     def _account(self, account: str | None) -> str:
         if account is None or account == self.platform_account_id:

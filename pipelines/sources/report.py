@@ -1,4 +1,8 @@
-"""A Reporting API report template: one report run per chunk, freshness from ``data_available_end``."""
+"""A Reporting API report template: one report run per chunk, freshness from ``data_available_end``.
+
+The report type's ``data_available_start`` is read with it: a window before it is one Stripe refuses,
+so its partitions are skipped (with that date) instead of failing the run.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pipelines.freshness import Freshness, FreshnessProbe
+from pipelines.partition_windows import PartitionWindow
 from pipelines.sources.base import JobRequest, Source
 from pipelines.stripe import FinishedRun, StripeSession
 from pipelines.warehouse import Column
@@ -42,11 +47,24 @@ class ReportSource(Source):
         return (self.kind, self.report_type, self.stripe_account(account))
 
     def read_freshness(self, session: StripeSession, account: str | None) -> Freshness:
-        """The report type's ``data_available_end``."""
+        """The report type's ``data_available_end``, and its ``data_available_start``."""
         report_type = session.reports.report_type(
             self.report_type, stripe_account=self.stripe_account(account)
         )
-        return Freshness(report_type.data_available_end, f"data_available_end of {self.report_type}")
+        return Freshness(
+            report_type.data_available_end,
+            f"data_available_end of {self.report_type}",
+            available_from=report_type.data_available_start,
+            available_from_label=f"data_available_start of {self.report_type}",
+        )
+
+    def before_data_start(self, partition: PartitionWindow, freshness: Freshness) -> bool:
+        """A snapshot (``interval: end``) needs its end after Stripe's first data; a range its start
+        at or after it."""
+        start = freshness.available_from
+        if start is None:
+            return False
+        return partition.end <= start if self.interval == "end" else partition.start < start
 
     def run_job(self, session: StripeSession, probe: FreshnessProbe, request: JobRequest) -> FinishedRun:
         """One report run over the request's window."""

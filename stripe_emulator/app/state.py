@@ -121,6 +121,7 @@ class EmulatorState:
             "data_load_time_unix": unix(data_load_time),
             "initial_data_load_time": iso_utc(self.initial_data_load_time),
             "data_start": iso_utc(self.engine.data_start),
+            "report_data_start": iso_utc(self.engine.report_data_start),
             "data_end": iso_utc(self.engine.data_end),
             "platform_account": self.platform_account,
             "connected_accounts": sorted(self.connected_accounts),
