@@ -107,6 +107,8 @@ class Source(ABC):
     key_prefix: tuple[str, ...] = ("stripe",)
     #: Days after a day's end during which Stripe still changes its rows (see pipelines.settling).
     settling_days: int = DEFAULT_SETTLING_DAYS
+    #: The calendar unit of one partition: a day, or a calendar month (both in ``timezone``).
+    period: Period = "day"
 
     @property
     def splittable(self) -> bool:
