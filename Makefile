@@ -7,17 +7,26 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: install demo test dev bench soak lint clean
 
+# pip prints one line per package it collects and installs, so the first install (about a minute) shows
+# its progress. dagster-dbt asks for sqlglot[rs], whose compiled sqlglotc the emulator cannot use (it
+# subclasses sqlglot's Trino parser, and compiled classes refuse Python subclasses): it is removed again.
 $(INSTALLED): pyproject.toml constraints.txt
+	@echo "==> creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> upgrading pip"
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@echo "==> installing the project and its pinned dependencies (constraints.txt)"
+	set -o pipefail; $(BIN)/pip install --progress-bar off -c constraints.txt -e '.[dev]' \
+		| { grep --line-buffered -E '^(Collecting|Installing|Successfully)' || true; }
+	$(BIN)/pip uninstall --yes --quiet sqlglotc sqlglotrs 2>/dev/null || true
+	@echo "==> $(VENV) is ready"
 	touch $@
 
 install: $(INSTALLED)
 
 ## Emulator + DuckDB: materialize the last 7 complete days of every asset and print row counts.
 demo: $(INSTALLED)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 ## The test suite (CI runs exactly this).
 test: $(INSTALLED)
