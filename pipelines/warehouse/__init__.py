@@ -9,6 +9,8 @@ Every SQL statement against the warehouse's tables is written here (``Warehouse.
 ``preview``, ``totals``), and every CSV file is read here (``read_header``, ``CsvFile``).
 """
 
+from pipelines.warehouse.changes import DEFAULT_AMOUNT_COLUMNS, ChangeSet, ChangeSpec, WindowChanges
+from pipelines.warehouse.closed_periods import ALL_ACCOUNTS, ClosedPeriod, PeriodError, Variance
 from pipelines.warehouse.csv_file import CsvFile, read_header
 from pipelines.warehouse.errors import (
     DuplicateRowsError,
@@ -25,13 +27,19 @@ from pipelines.warehouse.errors import (
     WarehouseError,
 )
 from pipelines.warehouse.identifiers import LOADED_AT_COLUMN, PARTITION_COLUMN, RESERVED_COLUMNS
+from pipelines.warehouse.periods import Periods
 from pipelines.warehouse.spec import Column, LoadResult, LoadSpec, Window
 from pipelines.warehouse.warehouse import Warehouse
 
 __all__ = [
+    "ALL_ACCOUNTS",
+    "DEFAULT_AMOUNT_COLUMNS",
     "LOADED_AT_COLUMN",
     "PARTITION_COLUMN",
     "RESERVED_COLUMNS",
+    "ChangeSet",
+    "ChangeSpec",
+    "ClosedPeriod",
     "Column",
     "CsvFile",
     "DuplicateRowsError",
@@ -41,14 +49,18 @@ __all__ = [
     "LoadSpecError",
     "MalformedFileError",
     "MissingColumnsError",
+    "PeriodError",
+    "Periods",
     "RowCountMismatchError",
     "RowsOutsideWindowsError",
     "SchemaDriftError",
     "SourceRowCountError",
     "StaleLoadError",
+    "Variance",
     "Warehouse",
     "WarehouseBusyError",
     "WarehouseError",
     "Window",
+    "WindowChanges",
     "read_header",
 ]

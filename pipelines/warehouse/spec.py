@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pipelines.warehouse.changes import ChangeSet, ChangeSpec
 from pipelines.warehouse.errors import LoadSpecError
 from pipelines.warehouse.logical_types import parse_type
 
@@ -69,6 +70,9 @@ class LoadSpec:
     * ``expected_records``: how many records the file's source says it holds (Stripe's
       ``row_count``); a file holding another number is refused (SourceRowCountError) before the
       database is touched, and the load's own accounting then makes the rows landed equal it.
+    * ``changes``: report what the load changed per window (``LoadResult.changes``) and keep the
+      windows of closed months as they are, recording their differences instead
+      (:mod:`pipelines.warehouse.changes`, :mod:`pipelines.warehouse.periods`); None: neither.
     """
 
     table: str
@@ -81,6 +85,7 @@ class LoadSpec:
     freshness_column: str | None = None
     freshness: datetime | None = None
     expected_records: int | None = None
+    changes: ChangeSpec | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "windows", tuple(self.windows))
@@ -126,6 +131,9 @@ class LoadResult:
     * ``table_columns``: the table's columns after the load, in table order, with logical types.
     * ``dropped_columns``: table columns the file did not bring (NULL in its rows), other than the
       loader's own (``_partition``, ``_loaded_at``) and this load's scope and lineage columns.
+    * ``changes``: with ``LoadSpec.changes``, what the load changed in each window. A window of a
+      closed month keeps its rows (``rows_by_window`` counts them), so there ``rows`` can differ
+      from the file's records.
     """
 
     table: str
@@ -139,3 +147,4 @@ class LoadResult:
     table_columns: tuple[Column, ...]
     dropped_columns: tuple[str, ...]
     moved_from_other_windows: dict[str, int] = field(default_factory=dict)
+    changes: ChangeSet | None = None

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool, StaticPool
 
 from pipelines.warehouse.bulk import BulkLoad
+from pipelines.warehouse.closed_periods import ChangeTracker
 from pipelines.warehouse.csv_file import CsvFile
 from pipelines.warehouse.ddl import AddColumn, DropColumn, RetypeEmptyColumn
 from pipelines.warehouse.errors import (
@@ -41,7 +42,7 @@ from pipelines.warehouse.locks import (
 from pipelines.warehouse.logical_types import TIMESTAMP, field_parser, to_database_value
 from pipelines.warehouse.plan import LoadPlan, build_plan, check_file_columns, undecided_candidates
 from pipelines.warehouse.scan import scan_file
-from pipelines.warehouse.spec import Column, LoadResult, LoadSpec
+from pipelines.warehouse.spec import ChangeSet, Column, LoadResult, LoadSpec
 
 DEFAULT_BUSY_TIMEOUT = 120.0
 # DuckDB keeps what it writes in its buffer pool, 80% of RAM by default, so a process loading a large
@@ -216,6 +217,50 @@ class Warehouse:
             ).all()
         return {(_text(key), _text(value)): _decimal(total) for key, value, total in rows}
 
+    def grouped_totals(
+        self,
+        table: str,
+        amount_columns: Sequence[str],
+        *,
+        group_by: Sequence[str],
+        window_keys: Sequence[str],
+        where: Mapping[str, Any] | None = None,
+        exclude: Mapping[str, Sequence[Any]] | None = None,
+    ) -> dict[tuple[str, ...], tuple[Decimal, ...]]:
+        """SUM of each of ``amount_columns`` per (``_partition``, each ``group_by`` value as text) over
+        the windows ``window_keys``: one grouped query, values bound.
+
+        ``where`` keeps rows whose columns equal its values; ``exclude`` drops rows whose column holds
+        one of its values (NULLs are kept). Sums are exact Decimals, 0 for a group of NULLs. Empty
+        when the table, or a column of ``where`` or ``exclude``, does not exist; LoadSpecError when
+        an amount or group column does not.
+        """
+        for name in (*amount_columns, *group_by):
+            check_identifier(name, "column")
+        where = self._check_columns(where)
+        exclude = self._check_columns(exclude)
+        with self._engine.connect() as conn:
+            source = self._source(conn, table)
+            if source is None or any(name not in source.c for name in (*where, *exclude)):
+                return {}
+            partition = source.c[PARTITION_COLUMN]
+            groups = [self._column(source, name) for name in group_by]
+            sums = [sa.func.sum(self._column(source, name)) for name in amount_columns]
+            excluded = [
+                sa.or_(source.c[name].is_(None), source.c[name].not_in(list(values)))
+                for name, values in exclude.items()
+            ]
+            rows = conn.execute(
+                sa.select(partition, *groups, *sums)
+                .where(partition.in_(list(window_keys)), *self._equal(source, where), *excluded)
+                .group_by(partition, *groups)
+            ).all()
+        width = 1 + len(groups)
+        return {
+            tuple(_text(value) for value in row[:width]): tuple(_decimal(total) for total in row[width:])
+            for row in rows
+        }
+
     def duplicate_ids(
         self, table: str, column: str, scope: Mapping[str, Any] | None = None, limit: int = 10
     ) -> list[tuple[Any, list[str]]]:
@@ -259,6 +304,21 @@ class Warehouse:
         for found, key in rows:
             partitions[found].append(_text(key))
         return [(found, partitions[found]) for found in repeated]
+
+    @contextmanager
+    def table_transaction(self, table: str) -> Iterator[sa.Connection]:
+        """A transaction holding ``table``'s writer lock, the one loads take: for state kept beside a
+        table (closed periods) that a concurrent load must see before or after, never half."""
+        check_identifier(table, "table name")
+        with self._writer_lock(table), self._engine.connect() as conn, conn.begin():
+            if self._dialect == "postgresql":
+                advisory_lock(conn, f"warehouse table {self._schema or ''}.{table}")
+            self._ensure_schema(conn)
+            yield conn
+
+    def source_table(self, conn: sa.Connection, table: str) -> sa.Table | None:
+        """``table`` with its columns typed by their logical types, or None when it does not exist."""
+        return self._source(conn, table)
 
     def _source(self, conn: sa.Connection, table: str) -> sa.Table | None:
         """``table`` with its columns typed by their logical types (so every dialect returns the same
@@ -379,6 +439,7 @@ class Warehouse:
             records_in_file=scan.records,
             rows_inserted=loaded.inserted,
             moved_from_other_windows=loaded.moved,
+            changes=loaded.changes,
             bytes=csv_file.size,
             seconds=time.perf_counter() - started,
             file_columns=plan.file_columns,
@@ -401,6 +462,8 @@ class Warehouse:
                 conn.execute(AddColumn(plan.target.c[name]))
         self._refuse_stale(conn, plan)
         bulk.prepare(conn)
+        # The windows' rows as they were, to compare with and to keep for closed months.
+        tracker = ChangeTracker.start(conn, plan, self._schema)
         conn.execute(sa.delete(plan.target).where(plan.window_rows()))
         inserted = bulk.insert(conn)
         rows_by_window = bulk.count_windows(conn)
@@ -413,10 +476,15 @@ class Warehouse:
         bulk.ensure_indexes(conn)
         if plan.spec.unique_column is not None:
             self._refuse_duplicates(conn, plan)
-        return _Loaded(inserted, rows_by_window, self._move_from_other_windows(conn, plan))
+        changes = tracker.finish(conn, rows_by_window) if tracker is not None else None
+        protected = set(tracker.closed_months) if tracker is not None else set()
+        moved = self._move_from_other_windows(conn, plan, protected)
+        return _Loaded(inserted, rows_by_window, moved, changes)
 
     @staticmethod
-    def _move_from_other_windows(conn: sa.Connection, plan: LoadPlan) -> dict[str, int]:
+    def _move_from_other_windows(
+        conn: sa.Connection, plan: LoadPlan, protected: Collection[str] = ()
+    ) -> dict[str, int]:
         # A record Stripe moved across a window boundary (its time corrected from 23:59:59 to
         # 00:00:01) now arrives in this load's window while the neighbouring window still holds it
         # from its own, older load: the newest answer wins, so the older copy goes. One set query
@@ -429,6 +497,9 @@ class Warehouse:
         partition = target.c[PARTITION_COLUMN]
         landed = sa.select(value).where(plan.window_rows(), value.is_not(None))
         elsewhere = sa.and_(partition.not_in(plan.split.keys), *plan.scope_condition(), value.in_(landed))
+        if protected:
+            # A closed month keeps its rows, even one Stripe now places on another day.
+            elsewhere = sa.and_(elsewhere, sa.func.substr(partition, 1, 7).not_in(sorted(protected)))
         moved = conn.execute(
             sa.select(partition, sa.func.count()).where(elsewhere).group_by(partition).order_by(partition)
         ).all()
@@ -551,6 +622,7 @@ class _Loaded:
     inserted: int
     rows_by_window: dict[str, int]
     moved: dict[str, int]
+    changes: ChangeSet | None = None
 
 
 def _newer_rows(
