@@ -20,9 +20,10 @@ from typing import Any
 from pipelines.freshness import Freshness, FreshnessProbe
 from pipelines.lineage import ACCOUNT_COLUMN, FRESHNESS_COLUMN
 from pipelines.partition_windows import PartitionWindow
+from pipelines.settling import is_settled
 from pipelines.sources import JobRequest, Source
 from pipelines.stripe import StripeSession
-from pipelines.warehouse import CsvFile, LoadResult, LoadSpec, Warehouse
+from pipelines.warehouse import ChangeSpec, CsvFile, LoadResult, LoadSpec, Warehouse, WindowChanges
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,16 @@ class LandedChunk:
     def rows(self, partition: PartitionWindow) -> int:
         """Rows now in the table for ``partition``."""
         return self.load.rows_by_window.get(partition.window.key, 0)
+
+    def changes(self, partition: PartitionWindow) -> WindowChanges | None:
+        """What this landing changed in ``partition`` (against what the table held before it)."""
+        if self.load.changes is None:
+            return None
+        return self.load.changes.windows.get(partition.window.key)
+
+    def settled(self, partition: PartitionWindow) -> bool:
+        """Whether Stripe's data was past ``partition``'s settling period: its rows are final."""
+        return is_settled(partition.end, self.source.settling_days, self.data_load_time)
 
 
 class Landing:
@@ -89,6 +100,7 @@ class Landing:
             on_created=self._announce,
             log=self._log,
             deadline_seconds=self._session.settings.run_deadline(len(chunk)),
+            window_keys=tuple(p.window.key for p in chunk),
         )
         run = source.run_job(self._session, self._probe, request)
         waited = time.monotonic() - began
@@ -115,6 +127,8 @@ class Landing:
                     freshness_column=FRESHNESS_COLUMN,
                     freshness=data_load_time,
                     expected_records=source.expected_records(run),
+                    # What the re-landing changed; closed months keep their rows.
+                    changes=ChangeSpec(account=account, loaded_by=run.id),
                 ),
             )
             loading = time.monotonic() - began
@@ -127,6 +141,13 @@ class Landing:
             f"(waited {waited:.1f}s, downloaded {downloaded.size} bytes in {downloading:.1f}s, "
             f"loaded in {loading:.1f}s)"
         )
+        kept = sorted(k for k, w in (result.changes.windows if result.changes else {}).items() if w.closed_by)
+        if kept:
+            self._log.warning(
+                f"{source.table}: {', '.join(kept)} belong to a closed month: their rows were kept as "
+                "closed; what Stripe's data now says differently is in _stripe_close_variances "
+                "(reopen the month to replace them)"
+            )
         return LandedChunk(
             source=source,
             partitions=list(chunk),

@@ -254,15 +254,14 @@ def _totals(
     if amount is None:
         return {}
     partition = table.c[PARTITION_COLUMN]
-    group = (
-        sa.func.lower(sa.cast(table.c[currency], sa.Text))
-        if currency is not None
-        else sa.literal("", sa.Text)
-    )
-    result = conn.execute(
-        sa.select(partition, group, sa.func.sum(table.c[amount])).where(rows).group_by(partition, group)
-    ).all()
-    return {(str(key), "" if code is None else str(code)): _decimal(total) for key, code, total in result}
+    total = sa.func.sum(table.c[amount])
+    if currency is None:
+        # No currency column: one total per window, under "".
+        plain = conn.execute(sa.select(partition, total).where(rows).group_by(partition)).all()
+        return {(str(key), ""): _decimal(value) for key, value in plain}
+    code = sa.func.lower(sa.cast(table.c[currency], sa.Text))
+    result = conn.execute(sa.select(partition, code, total).where(rows).group_by(partition, code)).all()
+    return {(str(key), "" if name is None else str(name)): _decimal(value) for key, name, value in result}
 
 
 def _as_counts(rows: Sequence[sa.Row[Any]]) -> dict[str, int]:

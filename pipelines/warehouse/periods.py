@@ -82,15 +82,14 @@ class Periods:
             amount = amount_column_of(columns, amount_columns)
             totals: dict[str, Decimal] = {}
             if amount is not None:
-                code = (
-                    sa.func.lower(sa.cast(source.c[currency_column], sa.Text))
-                    if currency_column in columns
-                    else sa.literal("", sa.Text)
-                )
-                for currency, total in conn.execute(
-                    sa.select(code, sa.func.sum(source.c[amount])).where(in_month).group_by(code)
-                ).all():
-                    totals["" if currency is None else str(currency)] = Decimal(str(total or 0))
+                total = sa.func.sum(source.c[amount])
+                if currency_column in columns:
+                    code = sa.func.lower(sa.cast(source.c[currency_column], sa.Text))
+                    found = conn.execute(sa.select(code, total).where(in_month).group_by(code)).all()
+                else:
+                    found = [("", conn.execute(sa.select(total).where(in_month)).scalar())]
+                for currency, value in found:
+                    totals["" if currency is None else str(currency)] = Decimal(str(value or 0))
             closed = ClosedPeriod(
                 close_id=uuid.uuid4().hex,
                 table=table,
