@@ -1,27 +1,20 @@
 """Everything Dagster loads for this project (``dagster dev -w workspace.yaml`` or ``dg dev``).
 
-Assets come from the catalogue — ``reports.yaml`` and ``sql/*.sql`` — through one factory; the
-Stripe key and warehouse URL come from the environment (see README: Configuration). Built lazily,
-when Dagster loads the code location, so importing this module costs nothing. When a key is set,
-the ``sql/`` files are first checked against Stripe's schema (``GET /v2/data/schemas``), so a
-misspelt column fails the load naming its file and line; offline the check is skipped with a note.
+The defs folder ``pipelines/defs/`` holds one ``StripeReportsComponent`` (``stripe_reports/defs.yaml``),
+the component any Dagster project installs with pip: assets come from the catalogue —
+``reports.yaml`` and ``sql/*.sql`` — through one factory; the Stripe key and warehouse URL come from
+the environment (see README: Configuration). Built lazily, when Dagster loads the code location, so
+importing this module costs nothing. When a key is set, the ``sql/`` files are first checked against
+Stripe's schema (``GET /v2/data/schemas``), so a misspelt column fails the load naming its file and
+line; offline the check is skipped with a note.
 """
 
-import logging
+from pathlib import Path
 
 import dagster as dg
-
-from pipelines.catalog import load_catalog
-from pipelines.cli import settings_from_env
-from pipelines.contracts import check_catalog
-from pipelines.project import build_definitions, resources_from_env
-from pipelines.sources import DataReportSource
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """The project's definitions."""
-    catalog = load_catalog()
-    reports = [s for s in catalog.sources if isinstance(s, DataReportSource)]
-    logging.getLogger("stripe_reports").info(check_catalog(catalog.queries, settings_from_env(), reports))
-    return build_definitions(catalog, resources_from_env())
+    """The project's definitions: its defs folder (add other definitions with ``dg.Definitions.merge``)."""
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

@@ -116,13 +116,21 @@ def load_catalog(
     reports_file: Path | None = None,
     sql_dir: Path | None = None,
     report_types_file: Path = REPORT_TYPES_FILE,
+    *,
+    document: Any = None,
 ) -> Catalog:
-    """Read ``reports.yaml`` and ``sql/`` (defaults: the project's own) into a validated catalogue."""
+    """Read ``reports.yaml`` and ``sql/`` (defaults: the project's own) into a validated catalogue.
+
+    ``document``, when given, is the ``defaults``/``reports`` mapping already read from a larger file
+    (a ``LineDict`` from :func:`~pipelines.catalog_schema.read_yaml` keeps its lines); ``reports_file``
+    then only names that file in errors.
+    """
     reports_file = reports_file or PROJECT_ROOT / "reports.yaml"
     sql_dir = sql_dir or PROJECT_ROOT / "sql"
     known_types = _load_report_types(report_types_file)
-    document = read_yaml(reports_file, _shown(reports_file)) if reports_file.exists() else LineDict(1)
-    top = Place(_shown(reports_file), "", document, 1)
+    if document is None:
+        document = read_yaml(reports_file, _shown(reports_file)) if reports_file.exists() else LineDict(1)
+    top = Place(_shown(reports_file), "", document, getattr(document, "line", 1))
     if not isinstance(document, dict):
         raise top.error("expected a mapping with `defaults` and `reports`")
     for key in document:
@@ -138,6 +146,22 @@ def load_catalog(
         entries += [_sigma(path, defaults) for path in sorted(sql_dir.glob("*.sql"))]
     _check_unique(entries)
     return Catalog(sources=tuple(source for source, _ in entries), defaults=defaults)
+
+
+def column_descriptions(report_types_file: Path = REPORT_TYPES_FILE) -> dict[str, str]:
+    """What each Stripe report column means, by column name (``column_descriptions`` of the file).
+
+    One glossary for every report type: Stripe gives a column name one meaning across its reports.
+    """
+    document = read_yaml(report_types_file, _shown(report_types_file))
+    described = (document.get("column_descriptions") or {}) if isinstance(document, dict) else {}
+    top = Place(_shown(report_types_file), "column_descriptions", described, getattr(described, "line", 1))
+    if not isinstance(described, dict):
+        raise top.error("expected a mapping of column name to description")
+    for name, text in described.items():
+        if not isinstance(text, str) or not text.strip():
+            raise top.error(f"`{name}` needs a description (text)", name)
+    return {str(name): text.strip() for name, text in described.items()}
 
 
 def _shown(path: Path) -> str:

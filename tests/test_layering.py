@@ -17,6 +17,7 @@ DAGSTER_LAYER = {
     "pipelines.assets",
     "pipelines.automation",
     "pipelines.checks",
+    "pipelines.component",
     "pipelines.metadata",
     "pipelines.mrr",
     "pipelines.partitions",

@@ -56,6 +56,8 @@ class JobRequest:
     on_created: OnCreated
     log: logging.Logger | Any
     deadline_seconds: float | None = None
+    #: The keys of the windows the job serves (a payout report names its payout by its key).
+    window_keys: tuple[str, ...] = ()
 
     def idempotency_key(self, request: str) -> str:
         """The Idempotency-Key of this job, for the request described by ``request``."""
