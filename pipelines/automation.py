@@ -30,9 +30,18 @@ from pipelines.partitions import (
     daily_partitions,
     partition_key,
 )
-from pipelines.resources import StripeResource
-from pipelines.sources import Source
+from pipelines.resources import StripeResource, WarehouseResource
+from pipelines.sources import PayoutReportSource, Source
+from pipelines.sources.payout_report import (
+    PAYOUT_CATEGORY_COLUMN,
+    PAYOUT_ID_COLUMN,
+    PAYOUT_STATUS_COLUMN,
+    PAYOUTS_SENSOR,
+    paid_payouts,
+)
 from pipelines.timestamps import iso_utc
+
+PAYOUT_COLUMNS = (PAYOUT_ID_COLUMN, PAYOUT_STATUS_COLUMN, PAYOUT_CATEGORY_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -155,23 +164,37 @@ def build_daily_schedules(targets: Sequence[Target], *, hour: int = 6) -> list[d
 
     The UTC one is ``stripe_daily``; others are named after their zone and fan-out.
     """
-    groups: dict[tuple[str, bool], list[Target]] = {}
+    groups: dict[tuple[str, str, bool], list[Target]] = {}
     for target in targets:
-        groups.setdefault((target.source.timezone, bool(target.source.connect)), []).append(target)
+        if isinstance(target.source, PayoutReportSource):
+            continue  # partitions are payouts, requested by the payouts sensor as they land
+        group_key = (target.source.period, target.source.timezone, bool(target.source.connect))
+        groups.setdefault(group_key, []).append(target)
     schedules = []
-    for (timezone, connect), group in sorted(groups.items()):
+    for (period, timezone, connect), group in sorted(groups.items()):
         # Dagster names allow [A-Za-z0-9_]; zones like Etc/GMT+5 or America/Port-au-Prince do not.
         suffix = "" if timezone == "UTC" else "_" + re.sub(r"[^a-z0-9]+", "_", timezone.lower()).strip("_")
-        name = f"stripe_daily{suffix}{'_per_account' if connect else ''}"
-        schedules.append(build_daily_schedule(group, name=name, timezone=timezone, hour=hour))
+        cadence = "monthly" if period == "month" else "daily"
+        name = f"stripe_{cadence}{suffix}{'_per_account' if connect else ''}"
+        schedules.append(build_daily_schedule(group, name=name, timezone=timezone, hour=hour, period=period))
     return schedules
 
 
 def build_daily_schedule(
-    targets: Sequence[Target], *, name: str = "stripe_daily", timezone: str = "UTC", hour: int = 6
+    targets: Sequence[Target],
+    *,
+    name: str = "stripe_daily",
+    timezone: str = "UTC",
+    hour: int = 6,
+    period: str = "day",
 ) -> dg.ScheduleDefinition:
     """Each morning in ``timezone``, the newest complete day of ``targets`` — skipped, with the
-    reason on the tick, for assets whose day Stripe has not finished loading."""
+    reason on the tick, for assets whose day Stripe has not finished loading.
+
+    Monthly assets (``period="month"``) are asked each morning for their newest complete month
+    under a run key of that month alone, so Dagster launches it once: on the first morning Stripe's
+    data covers the month's end, however late in the next month that is.
+    """
 
     @dg.schedule(
         name=name,
@@ -179,7 +202,7 @@ def build_daily_schedule(
         execution_timezone=timezone,
         target=[t.key for t in targets],
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description=f"The newest complete day ({timezone}) of each asset, once Stripe has loaded it.",
+        description=f"The newest complete {period} ({timezone}) of each asset, once Stripe has loaded it.",
     )
     def _schedule(
         context: dg.ScheduleEvaluationContext, stripe: StripeResource
@@ -213,7 +236,8 @@ def build_daily_schedule(
                         continue
                     requests.append(
                         dg.RunRequest(
-                            run_key=f"{target.source.name}:{key}:{tick:%Y%m%dT%H%M}",
+                            run_key=f"{target.source.name}:{key}"
+                            + ("" if period == "month" else f":{tick:%Y%m%dT%H%M}"),
                             asset_selection=[target.key],
                             partition_key=key,
                         )
@@ -248,6 +272,72 @@ def build_accounts_sensor(minimum_interval_seconds: int = 3600) -> dg.SensorDefi
         if not new:
             return dg.SkipReason(f"{len(accounts)} connected account(s), none new")
         return dg.SensorResult(dynamic_partitions_requests=[CONNECTED_ACCOUNTS.build_add_request(new)])
+
+    return _sensor
+
+
+def build_payouts_sensor(
+    targets: Sequence[Target], *, minimum_interval_seconds: int = 600
+) -> dg.SensorDefinition:
+    """Adds each paid payout landed in a payouts table as a partition of the per-payout assets
+    reading it, and requests its report once.
+
+    Payouts come from the warehouse, not from Stripe: a payout is offered once its day of
+    ``payouts.itemized.3`` has landed, so Stripe's data covers it. The run key is the payout's, so a
+    payout is requested once; a failed run is re-run from the asset's page.
+    """
+
+    @dg.sensor(
+        name=PAYOUTS_SENSOR,
+        asset_selection=[t.key for t in targets],
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=(
+            "Adds paid payouts found in the landed payouts table as partitions of the per-payout "
+            "reports, and requests each payout's report once."
+        ),
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        additions: dict[str, list[str]] = {}
+        requests: list[dg.RunRequest] = []
+        notes: list[str] = []
+        with warehouse.open() as wh:
+            for target in targets:
+                source = target.source
+                if not isinstance(source, PayoutReportSource):
+                    continue
+                try:
+                    paid = paid_payouts(wh.rows(source.payouts_from, PAYOUT_COLUMNS))
+                except Exception as error:
+                    # One unreadable table must not cost the other assets their payouts.
+                    notes.append(f"{source.name}: {source.payouts_from} could not be read: {error}")
+                    context.log.error(f"payouts of {source.name}: {error}")
+                    continue
+                name = source.partitions_name
+                if name not in additions:
+                    known = set(context.instance.get_dynamic_partitions(name))
+                    additions[name] = [p for p in paid if p not in known]
+                materialized = context.instance.get_materialized_partitions(target.key)
+                todo = [p for p in paid if p not in materialized]
+                requests.extend(
+                    dg.RunRequest(
+                        run_key=f"{source.name}:{payout}",
+                        asset_selection=[target.key],
+                        partition_key=payout,
+                    )
+                    for payout in todo
+                )
+                notes.append(f"{source.name}: {len(paid)} paid payout(s) in {source.payouts_from}")
+        adds = [
+            dg.DynamicPartitionsDefinition(name=name).build_add_request(new)
+            for name, new in sorted(additions.items())
+            if new
+        ]
+        if not requests and not adds:
+            return dg.SkipReason("No new paid payout. " + "; ".join(notes))
+        return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=adds)
 
     return _sensor
 

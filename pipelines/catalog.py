@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,21 @@ from pipelines.catalog_schema import (
 from pipelines.errors import CatalogError, SigmaSqlError
 from pipelines.settling import DEFAULT_SETTLING_DAYS
 from pipelines.sigma_sql import parse_query
-from pipelines.sources import DataQuerySource, DataReportSource, ReportSource, SigmaSource, Source
+from pipelines.sources import (
+    DataQuerySource,
+    DataReportSource,
+    PayoutReportSource,
+    ReportSource,
+    SigmaSource,
+    Source,
+)
 from pipelines.warehouse import Column
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPORT_TYPES_FILE = Path(__file__).with_name("report_types.yaml")
 
+PAYOUTS_REPORT = "payouts.itemized.3"
+"""The report whose landed payouts become the partitions of per-payout reports."""
 _HEADER_LINE = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.*?)\s*$")
 _MISSING_COLUMN_HINTS = {
     "split_column": "or set `split_column: null` to run one report per day",
@@ -144,6 +153,7 @@ def load_catalog(
     ]
     if sql_dir.exists():
         entries += [_sigma(path, defaults) for path in sorted(sql_dir.glob("*.sql"))]
+    entries = _link_payouts(entries)
     _check_unique(entries)
     return Catalog(sources=tuple(source for source, _ in entries), defaults=defaults)
 
@@ -234,7 +244,10 @@ def _report(
     if settings["timezone"] != "UTC" and "timezone" not in known.optional_parameters:
         raise place.error(f"{report_type} does not take a `timezone`", "timezone")
     name = entry.name or _default_name(report_type, place)
-    kind = DataReportSource if defaults.api_of(entry) == "v2" else ReportSource
+    kind: type[ReportSource] = DataReportSource if defaults.api_of(entry) == "v2" else ReportSource
+    extra = _per_payout(entry, interval, kind, place)
+    if extra:
+        kind = PayoutReportSource
     source = kind(
         origin=place.at(),
         name=name,
@@ -248,9 +261,61 @@ def _report(
         parameters=parameters,
         connect=entry.connect,
         connected_account_type=_either(known.connect, report_type.startswith("connected_account_")),
+        period=entry.period or "day",
+        **extra,
         **settings,
     )
     return source, place
+
+
+def _per_payout(entry: ReportEntry, interval: str, kind: type[ReportSource], place: Place) -> dict[str, str]:
+    """The payout settings of a per-payout type (``interval: payout``), checked; else nothing."""
+    if interval != "payout":
+        if entry.payouts_from is not None:
+            raise place.error(
+                "`payouts_from` is for per-payout report types (interval: payout), such as "
+                "payout_reconciliation.by_id.itemized.4",
+                "payouts_from",
+            )
+        return {}
+    for key, reason in (
+        ("connect", "per-payout reports have no connected-account variant"),
+        ("period", "a per-payout report has one partition per payout, not per day or month"),
+    ):
+        if getattr(entry, key) is not None:
+            raise place.error(f"{reason}; drop `{key}`", key)
+    if kind is DataReportSource:
+        raise place.error("per-payout reports run on the v1 Reporting API; drop `api: v2`", "api")
+    # Linked to the payouts table by _link_payouts, once every entry is read.
+    return {"payouts_from": "", "payouts_asset": entry.payouts_from or ""}
+
+
+def _link_payouts(entries: list[tuple[Source, Place]]) -> list[tuple[Source, Place]]:
+    """Each per-payout entry with the table of the payouts.itemized entry it discovers payouts in:
+    the one it names in ``payouts_from``, else the catalogue's only ``payouts.itemized.3`` entry."""
+    payouts = [
+        source
+        for source, _ in entries
+        if isinstance(source, ReportSource) and source.report_type == PAYOUTS_REPORT and not source.connect
+    ]
+    linked = []
+    for source, place in entries:
+        if isinstance(source, PayoutReportSource):
+            named = source.payouts_asset
+            found = [p for p in payouts if p.name == named] if named else payouts
+            if len(found) != 1:
+                choices = ", ".join(p.name for p in payouts) or "none"
+                problem = (
+                    f"`payouts_from: {named}` names no {PAYOUTS_REPORT} entry"
+                    + did_you_mean(named, [p.name for p in payouts])
+                    if named
+                    else f"needs `payouts_from`: the {PAYOUTS_REPORT} entry whose landed payouts become "
+                    "its partitions"
+                )
+                raise place.error(f"{problem} ({PAYOUTS_REPORT} entries: {choices})", "payouts_from")
+            source = replace(source, payouts_from=found[0].table, payouts_asset=found[0].name)
+        linked.append((source, place))
+    return linked
 
 
 def _columns(entry: ReportEntry, known: ReportType, place: Place) -> dict[str, str]:
@@ -317,6 +382,7 @@ def _sigma(path: Path, defaults: Defaults) -> tuple[SigmaSource, Place]:
         split_column=header.partition_column,
         saved_query=header.saved_query,
         connect=header.connect,
+        period=header.period or "day",
         **settings,
     )
     return source, place

@@ -258,6 +258,8 @@ class EntrySettings(Settings):
     table: AssetName | None = None
     description: str | None = None
     connect: Connect = None
+    #: One partition per day or per calendar month (in the entry's zone).
+    period: Literal["day", "month"] | None = None
 
 
 class ReportEntry(EntrySettings):
@@ -269,7 +271,9 @@ class ReportEntry(EntrySettings):
     column_types: dict[ColumnName, ColumnType] | None = None
     split_column: ColumnName | None = None
     unique_column: ColumnName | None = None
-    interval: Literal["range", "end"] | None = None
+    interval: Literal["range", "end", "payout"] | None = None
+    #: For a per-payout type: the entry whose landed payouts become this asset's partitions.
+    payouts_from: AssetName | None = None
     currency: str | None = None
     reporting_category: str | None = None
 
@@ -286,7 +290,8 @@ class ReportType(_Schema):
 
     columns: Columns
     name: str | None = None
-    interval: Literal["range", "end"] = "range"
+    #: ``payout``: a run names one payout (``parameters[payout]``) instead of an interval.
+    interval: Literal["range", "end", "payout"] = "range"
     split_column: ColumnName | None = None
     unique_column: ColumnName | None = None
     optional_parameters: tuple[ReportParameter, ...] = ALL_PARAMETERS

@@ -14,9 +14,10 @@ import dagster as dg
 
 from pipelines.errors import PartitionRangeError
 from pipelines.freshness import Readiness
-from pipelines.partition_windows import PartitionWindow
+from pipelines.partition_windows import PartitionWindow, key_window
+from pipelines.sources import PayoutReportSource, Source
+from pipelines.sources.payout_report import PAYOUTS_SENSOR as PAYOUTS_SENSOR_NAME
 from pipelines.timestamps import iso_utc
-from pipelines.sources import Source
 from pipelines.warehouse import Window
 
 CONNECTED_ACCOUNTS = dg.DynamicPartitionsDefinition(name="stripe_connected_accounts")
@@ -40,6 +41,8 @@ def partitions_for(source: Source) -> dg.PartitionsDefinition:
     """Daily (or monthly) partitions in the source's zone, crossed with connected accounts for
     Connect fan-out. A monthly asset's first month is the first that starts on or after
     ``start_date``."""
+    if isinstance(source, PayoutReportSource):
+        return payout_partitions(source)
     daily: dg.TimeWindowPartitionsDefinition
     if source.period == "month":
         daily = dg.MonthlyPartitionsDefinition(
@@ -54,6 +57,11 @@ def partitions_for(source: Source) -> dg.PartitionsDefinition:
     return daily
 
 
+def payout_partitions(source: PayoutReportSource) -> dg.DynamicPartitionsDefinition:
+    """One partition per payout, added by the payouts sensor from the landed payouts table."""
+    return dg.DynamicPartitionsDefinition(name=source.partitions_name)
+
+
 def daily_partitions(partitions_def: dg.PartitionsDefinition) -> dg.TimeWindowPartitionsDefinition:
     """The time dimension (days, or months) of a (possibly multi-dimensional) partitions definition."""
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
@@ -64,7 +72,9 @@ def daily_partitions(partitions_def: dg.PartitionsDefinition) -> dg.TimeWindowPa
 
 
 def resolve(partitions_def: dg.PartitionsDefinition, partition_keys: Sequence[str]) -> list[PartitionWindow]:
-    """The windows of ``partition_keys``, ordered by account then time."""
+    """The windows of ``partition_keys``, ordered by account then time (payouts: by key)."""
+    if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
+        return [PartitionWindow(str(key), None, key_window(str(key))) for key in sorted(partition_keys)]
     daily = daily_partitions(partitions_def)
     resolved = []
     for key in partition_keys:
@@ -89,6 +99,12 @@ def run_partition_keys(context: dg.AssetExecutionContext, source: Source) -> lis
         tags = context.run.tags
         first = tags.get(RANGE_START_TAG, "?")
         last = tags.get(RANGE_END_TAG, "?")
+        if isinstance(source, PayoutReportSource):
+            raise PartitionRangeError(
+                f"this run asks for payouts {first}..{last}, which are not partitions of "
+                f"stripe/{source.name}: its partitions are the paid payouts the {PAYOUTS_SENSOR_NAME} "
+                f"sensor found in {source.payouts_from}. Launch runs for the asset's own partitions."
+            ) from error
         daily = daily_partitions(context.assets_def.partitions_def)  # type: ignore[arg-type]
         raise PartitionRangeError(
             f"this run asks for partitions {first}..{last}, which stripe/{source.name} does not have: "

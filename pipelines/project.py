@@ -14,12 +14,14 @@ from pipelines.automation import (
     build_accounts_sensor,
     build_daily_schedules,
     build_freshness_sensor,
+    build_payouts_sensor,
     build_reconciliation_schedule,
 )
 from pipelines.catalog import Catalog
 from pipelines.checks import build_reconciliation_check, reconciliation_pairs
 from pipelines.mrr import continuity_checks
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
+from pipelines.sources.payout_report import PAYOUTS_SENSOR
 from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_FILES_BASE
 from pipelines.translator import StripeReportsTranslator
 
@@ -70,7 +72,9 @@ def build_definitions(
     for target in targets:
         by_sensor.setdefault(target.source.freshness_sensor, []).append(target)
     sensors = [
-        build_freshness_sensor(name, group, minimum_interval_seconds=sensor_interval_seconds)
+        build_payouts_sensor(group, minimum_interval_seconds=sensor_interval_seconds)
+        if name == PAYOUTS_SENSOR
+        else build_freshness_sensor(name, group, minimum_interval_seconds=sensor_interval_seconds)
         for name, group in by_sensor.items()
     ]
     if any(t.source.connect for t in targets):
