@@ -14,10 +14,16 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "pipelines"
 
 DAGSTER_LAYER = {
+    "pipelines.alerts",
     "pipelines.assets",
     "pipelines.automation",
+    "pipelines.backfill",
     "pipelines.checks",
+    "pipelines.close",
     "pipelines.component",
+    "pipelines.dbt",
+    "pipelines.failed_runs",
+    "pipelines.freshness_policies",
     "pipelines.metadata",
     "pipelines.mrr",
     "pipelines.partitions",
