@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib.util
 import os
 import sys
 import warnings
@@ -221,6 +222,22 @@ def run_backfill(
     return backfill_id, outcomes
 
 
+def load_definitions(project_root: Path) -> dg.Definitions:
+    """What Dagster loads for the project at ``project_root``: its ``definitions.py`` when there is
+    one (the code location of ``workspace.yaml``), else the catalogue with resources from the
+    environment."""
+    module_file = project_root / "definitions.py"
+    if not module_file.exists():
+        return build_definitions(load_catalog(), resources_from_env())
+    spec = importlib.util.spec_from_file_location("definitions", module_file)
+    if spec is None or spec.loader is None:
+        raise BackfillRequestError(f"{module_file} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    loaded = module.defs
+    return loaded() if callable(loaded) else loaded
+
+
 def open_instance(environ: Mapping[str, str] = os.environ, cwd: Path | None = None) -> dg.DagsterInstance:
     """The Dagster instance the webserver and daemon use: ``DAGSTER_HOME``, else ``make dev``'s home.
 
@@ -247,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Backfill policies are labelled beta; the assets declare theirs on purpose.
             warnings.simplefilter("ignore", dg.BetaWarning)
             catalog = load_catalog()
-            defs = build_definitions(catalog, resources_from_env())
+            defs = load_definitions(Path.cwd())
             origins = {_key_of(defs, s.name): s.origin for s in catalog.sources if s.origin}
             with open_instance() as instance:
                 plan = plan_backfill(
