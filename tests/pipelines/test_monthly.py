@@ -45,7 +45,11 @@ def test_a_monthly_entry_has_one_partition_per_calendar_month_in_its_zone(tmp_pa
 
     assert isinstance(partitions, dg.MonthlyPartitionsDefinition)
     keys = partitions.get_partition_keys(current_time=datetime(2026, 7, 2, tzinfo=UTC))
-    assert keys == ["2026-04-01", "2026-05-01", "2026-06-01"]  # the first month starting on or after start_date
+    assert keys == [
+        "2026-04-01",
+        "2026-05-01",
+        "2026-06-01",
+    ]  # the first month starting on or after start_date
     [june] = resolve(partitions, ["2026-06-01"])
     assert (june.start.isoformat(), june.end.isoformat()) == (
         "2026-06-01T00:00:00-04:00",
@@ -141,7 +145,9 @@ def test_the_monthly_schedule_requests_a_month_once_stripe_has_its_end(
             repository_def=defs.get_repository_def(),
         ) as context:
             result = schedule.evaluate_tick(context)
-        return [(r.asset_selection[0].path[-1], r.partition_key, r.run_key) for r in result.run_requests or []]
+        return [
+            (r.asset_selection[0].path[-1], r.partition_key, r.run_key) for r in result.run_requests or []
+        ]
 
     first = requested(datetime(2026, 11, 10, 6, 0, tzinfo=UTC))
     later = requested(datetime(2026, 11, 11, 6, 0, tzinfo=UTC))
