@@ -6,28 +6,49 @@
   Both run inside the materialization. ``expected_columns`` reports what the load itself established
   (the loader refuses a file that lacks a declared column or repeats an id); the uniqueness check
   adds one grouped query over the whole table, since two days can disagree about one id.
-* ``reconciles_with_balance_summary`` — for every day both tables hold, the sum of ``net`` in
-  balance_change_from_activity equals the ``activity`` line of balance.summary, per currency.
-  It needs two assets, so it runs on its own: from the UI or the daily reconciliation schedule.
+* Reconciliation, for every day both tables hold, per currency (each needs two assets, so it runs
+  on its own: from the UI or the daily reconciliation job):
+  ``reconciles_with_balance_summary`` on balance_change_from_activity (Σ net = balance.summary's
+  ``activity`` line) and on ending_balance_reconciliation (Σ net = the ``ending_balance`` line);
+  ``reconciles_with_payouts`` on payout_reconciliation (each automatic payout's amount = Σ net of
+  the transactions it settled); ``reconciles_with_sigma_balance_transactions`` on
+  balance_change_from_activity (gross, fee and net = Sigma's balance_transactions totals, minor
+  units converted). Totals are SQL in the warehouse; a failing check names the day, currency (and
+  payout) and both amounts, nothing else of the rows.
 """
 
-from collections.abc import Sequence
-from decimal import Decimal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
 from pipelines.catalog import Catalog
 from pipelines.landing import LandedChunk
 from pipelines.lineage import ACCOUNT_COLUMN
+from pipelines.reconciliation import (
+    Mismatch,
+    by_lower_currency,
+    difference_by_currency,
+    mismatches,
+    to_major_units,
+)
 from pipelines.resources import WarehouseResource
 from pipelines.sources import ReportSource, Source
 from pipelines.warehouse import DuplicateRowsError, MissingColumnsError, Warehouse
 
 EXPECTED_COLUMNS = "expected_columns"
 RECONCILIATION = "reconciles_with_balance_summary"
+PAYOUTS_RECONCILIATION = "reconciles_with_payouts"
+SIGMA_RECONCILIATION = "reconciles_with_sigma_balance_transactions"
 
 ACTIVITY_REPORT = "balance_change_from_activity.itemized.3"
 SUMMARY_REPORT = "balance.summary.1"
+PAYOUTS_REPORT = "payouts.itemized.3"
+PAYOUT_RECONCILIATION_REPORT = "payout_reconciliation.itemized.5"
+ENDING_BALANCE_REPORT = "ending_balance_reconciliation.itemized.4"
+SIGMA_TOTALS = "balance_transaction_totals"
+"""The Sigma query (``sql/balance_transaction_totals.sql``) the activity report is reconciled with."""
 _SHOWN = 10
 
 
@@ -152,97 +173,268 @@ def _expected_columns(source: Source, key: dg.AssetKey, chunk: LandedChunk) -> d
 
 
 def reconciliation_pairs(catalog: Catalog) -> list[tuple[ReportSource, ReportSource]]:
-    """(activity, summary) report pairs that can be reconciled: same days, whole platform.
+    """(activity, summary) report pairs that can be reconciled: same days, whole platform."""
+    return _pairs(catalog, ACTIVITY_REPORT, SUMMARY_REPORT)
 
-    Each activity report is reconciled with one summary (a check has one name per asset): the one
-    on the same backend if there is one, else the first in the catalogue.
+
+def reconciliation_checks(
+    catalog: Catalog, key_of: Callable[[Source], dg.AssetKey]
+) -> list[dg.AssetChecksDefinition]:
+    """Every cross-report check the catalogue's entries allow, keyed by ``key_of`` (the translator's).
+
+    Each pairs two whole-platform entries on the same days (same zone): activity with balance
+    summary, payouts with payout reconciliation, ending balance reconciliation with balance summary,
+    and the activity report with the Sigma ``balance_transaction_totals`` query.
     """
-    reports = [s for s in catalog.sources if isinstance(s, ReportSource) and not s.connect]
-    summaries = [r for r in reports if r.report_type == SUMMARY_REPORT and not r.parameters]
-    pairs = []
-    for activity in reports:
-        if activity.report_type != ACTIVITY_REPORT or activity.parameters:
-            continue
-        candidates = sorted(
-            (s for s in summaries if s.timezone == activity.timezone),
-            key=lambda s: type(s) is not type(activity),
-        )
-        if candidates:
-            pairs.append((activity, candidates[0]))
-    return pairs
+    checks = [
+        build_reconciliation_check(activity, summary, key_of(activity), key_of(summary))
+        for activity, summary in reconciliation_pairs(catalog)
+    ]
+    checks += [
+        _check(PAYOUTS_RECONCILIATION, reconciliation, payouts, key_of, _payout_mismatches)
+        for reconciliation, payouts in _pairs(catalog, PAYOUT_RECONCILIATION_REPORT, PAYOUTS_REPORT)
+    ]
+    checks += [
+        _check(RECONCILIATION, ending, summary, key_of, _ending_balance_mismatches)
+        for ending, summary in _pairs(catalog, ENDING_BALANCE_REPORT, SUMMARY_REPORT)
+    ]
+    sigma = [s for s in catalog.sources if s.name == SIGMA_TOTALS and not s.connect]
+    for activity in _platform_reports(catalog, ACTIVITY_REPORT):
+        for totals in sigma:
+            if totals.timezone == activity.timezone:
+                checks.append(_check(SIGMA_RECONCILIATION, activity, totals, key_of, _sigma_mismatches))
+                break
+    return checks
 
 
 def build_reconciliation_check(
     activity: ReportSource, summary: ReportSource, activity_key: dg.AssetKey, summary_key: dg.AssetKey
 ) -> dg.AssetChecksDefinition:
     """Σ net of the activity report == balance.summary's activity line, per day and currency."""
+    keys = {activity.name: activity_key, summary.name: summary_key}
+    return _check(RECONCILIATION, activity, summary, lambda s: keys[s.name], _activity_mismatches)
+
+
+# ---- the comparisons: totals by SQL in the warehouse, compared in pipelines.reconciliation --------
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    """What a reconciliation check compares, in words, and how (``compare(warehouse, days)``)."""
+
+    description: str
+    groups: str
+    compare: Callable[[Warehouse, list[str]], tuple[list[Mismatch], dict[str, Any]]]
+
+
+def _activity_mismatches(activity: Source, summary: Source) -> _Comparison:
+    def compare(wh: Warehouse, days: list[str]) -> tuple[list[Mismatch], dict[str, Any]]:
+        ours = wh.grouped_totals(activity.table, ["net"], group_by=["currency"], window_keys=days)
+        theirs = wh.grouped_totals(
+            summary.table,
+            ["net_amount"],
+            group_by=["currency"],
+            window_keys=days,
+            where={"category": "activity"},
+        )
+        found = mismatches(
+            by_lower_currency(ours, 1),
+            by_lower_currency(theirs, 1),
+            key_names=("day", "currency"),
+            labels=[("activity_net", "summary_activity")],
+        )
+        return found, {
+            "difference_by_currency": difference_by_currency(found, "activity_net_minus_summary_activity")
+        }
+
+    return _Comparison(
+        f"For every day both {activity.table} and {summary.table} hold, the sum of `net` per currency "
+        "equals balance.summary's `activity` line.",
+        "day/currency pair(s)",
+        compare,
+    )
+
+
+def _ending_balance_mismatches(ending: Source, summary: Source) -> _Comparison:
+    def compare(wh: Warehouse, days: list[str]) -> tuple[list[Mismatch], dict[str, Any]]:
+        ours = wh.grouped_totals(ending.table, ["net"], group_by=["currency"], window_keys=days)
+        theirs = wh.grouped_totals(
+            summary.table,
+            ["net_amount"],
+            group_by=["currency"],
+            window_keys=days,
+            where={"category": "ending_balance"},
+        )
+        found = mismatches(
+            by_lower_currency(ours, 1),
+            by_lower_currency(theirs, 1),
+            key_names=("day", "currency"),
+            labels=[("transactions_net", "summary_ending_balance")],
+        )
+        label = "transactions_net_minus_summary_ending_balance"
+        return found, {"difference_by_currency": difference_by_currency(found, label)}
+
+    return _Comparison(
+        f"For every day both {ending.table} and {summary.table} hold, the sum of `net` of the "
+        "transactions making up the balance at the end of the day equals balance.summary's "
+        "`ending_balance` line, per currency.",
+        "day/currency pair(s)",
+        compare,
+    )
+
+
+def _payout_mismatches(reconciliation: Source, payouts: Source) -> _Comparison:
+    def compare(wh: Warehouse, days: list[str]) -> tuple[list[Mismatch], dict[str, Any]]:
+        # A payout is a debit of the balance (negative net); its amount is what it sweeps.
+        paid = {
+            key: tuple(-value for value in values)
+            for key, values in wh.grouped_totals(
+                payouts.table,
+                ["net"],
+                group_by=["payout_id", "currency"],
+                window_keys=days,
+                where={"reporting_category": "payout"},
+            ).items()
+        }
+        swept = wh.grouped_totals(
+            reconciliation.table, ["net"], group_by=["automatic_payout_id", "currency"], window_keys=days
+        )
+        # Transactions whose payout Stripe has not published yet carry no payout id.
+        swept = {key: values for key, values in swept.items() if key[1]}
+        # Manual payouts have no reconciliation rows; only automatic payouts are compared.
+        reconciled = {key[:2] for key in swept}
+        manual = sorted(key[1] for key in paid if key[:2] not in reconciled)
+        paid = {key: values for key, values in paid.items() if key[:2] in reconciled}
+        found = mismatches(
+            by_lower_currency(paid, 2),
+            by_lower_currency(swept, 2),
+            key_names=("day", "payout_id", "currency"),
+            labels=[("payout_amount", "transactions_net")],
+        )
+        return found, {
+            "payouts_compared": len(reconciled),
+            "payouts_without_transactions": dg.MetadataValue.json(manual[:_SHOWN]),
+            "difference_by_currency": difference_by_currency(found, "payout_amount_minus_transactions_net"),
+        }
+
+    return _Comparison(
+        f"For every day both {reconciliation.table} and {payouts.table} hold, each automatic payout's "
+        "amount equals the sum of `net` of the transactions it settled (by automatic_payout_id), per "
+        "currency.",
+        "payout(s)",
+        compare,
+    )
+
+
+def _sigma_mismatches(activity: Source, totals: Source) -> _Comparison:
+    def compare(wh: Warehouse, days: list[str]) -> tuple[list[Mismatch], dict[str, Any]]:
+        ours = wh.grouped_totals(
+            activity.table, ["gross", "fee", "net"], group_by=["currency"], window_keys=days
+        )
+        minor = wh.grouped_totals(
+            totals.table, ["amount", "fee", "net"], group_by=["currency"], window_keys=days
+        )
+        theirs = {
+            key: tuple(to_major_units(value, key[1]) for value in values)
+            for key, values in by_lower_currency(minor, 1).items()
+        }
+        found = mismatches(
+            by_lower_currency(ours, 1),
+            theirs,
+            key_names=("day", "currency"),
+            labels=[
+                ("activity_gross", "sigma_amount"),
+                ("activity_fee", "sigma_fee"),
+                ("activity_net", "sigma_net"),
+            ],
+        )
+        return found, {
+            "difference_by_currency": difference_by_currency(found, "activity_net_minus_sigma_net")
+        }
+
+    return _Comparison(
+        f"For every day both {activity.table} and {totals.table} hold, the activity report's gross, "
+        "fee and net per currency equal Sigma's balance_transactions totals (minor units converted "
+        "to major units by Stripe's currency decimals).",
+        "day/currency pair(s)",
+        compare,
+    )
+
+
+def _check(
+    name: str,
+    checked: Source,
+    other: Source,
+    key_of: Callable[[Source], dg.AssetKey],
+    comparison_of: Callable[[Source, Source], _Comparison],
+) -> dg.AssetChecksDefinition:
+    """A check on ``checked`` comparing it with ``other`` over every day both tables hold.
+
+    It needs two assets, so it runs on its own (the reconciliation job), not in a materialization.
+    """
+    comparison = comparison_of(checked, other)
 
     @dg.asset_check(
-        asset=activity_key,
-        name=RECONCILIATION,
-        additional_deps=[summary_key],
-        description=(
-            f"For every day both {activity.table} and {summary.table} hold, the sum of `net` per currency "
-            "equals balance.summary's `activity` line."
-        ),
+        asset=key_of(checked),
+        name=name,
+        additional_deps=[key_of(other)],
+        description=comparison.description,
     )
-    def reconciles_with_balance_summary(
-        warehouse: WarehouseResource,
-    ) -> dg.AssetCheckResult:
+    def _reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.open() as wh:
             # The days the warehouse holds, not the days Dagster remembers materializing: the two
             # differ when the instance was used with another warehouse.
-            days = sorted(set(wh.row_counts(activity.table)) & set(wh.row_counts(summary.table)))
+            days = sorted(set(wh.row_counts(checked.table)) & set(wh.row_counts(other.table)))
             if not days:
                 return dg.AssetCheckResult(
                     passed=True,
-                    description="no day is loaded in both tables yet",
+                    description=f"no day is loaded in both {checked.table} and {other.table} yet",
                     metadata={"days_compared": 0},
                 )
-            activity_sums = _by_currency(
-                wh.totals(activity.table, "net", group_by="currency", window_keys=days)
-            )
-            summary_sums = _by_currency(
-                wh.totals(
-                    summary.table,
-                    "net_amount",
-                    group_by="currency",
-                    window_keys=days,
-                    where={"category": "activity"},
-                )
-            )
-        mismatches = [
-            {
-                "day": day,
-                "currency": currency,
-                "activity_net": str(activity_sums.get((day, currency), Decimal(0))),
-                "summary_activity": str(summary_sums.get((day, currency), Decimal(0))),
-            }
-            for day, currency in sorted(set(activity_sums) | set(summary_sums))
-            if activity_sums.get((day, currency), Decimal(0)) != summary_sums.get((day, currency), Decimal(0))
-        ]
+            found, extra = comparison.compare(wh, days)
+        description = (
+            f"{len(found)} {comparison.groups} disagree: " + "; ".join(m.describe() for m in found[:_SHOWN])
+            if found
+            else f"{len(days)} day(s) reconcile in every currency"
+        )
         return dg.AssetCheckResult(
-            passed=not mismatches,
-            description=(
-                f"{len(mismatches)} day/currency pair(s) disagree"
-                if mismatches
-                else f"{len(days)} day(s) reconcile in every currency"
-            ),
+            passed=not found,
+            description=description,
             metadata={
                 "days_compared": len(days),
                 "first_day": days[0],
                 "last_day": days[-1],
-                "mismatches": dg.MetadataValue.json(mismatches[:_SHOWN]),
+                "mismatch_count": len(found),
+                "mismatches": dg.MetadataValue.json([m.as_json() for m in found[:_SHOWN]]),
+                **{k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in extra.items()},
             },
         )
 
-    return reconciles_with_balance_summary
+    return _reconcile
 
 
-def _by_currency(totals: dict[tuple[str, str], Decimal]) -> dict[tuple[str, str], Decimal]:
-    # Currencies are lower case at Stripe; a report may still write them otherwise.
-    merged: dict[tuple[str, str], Decimal] = {}
-    for (day, currency), total in totals.items():
-        key = (day, currency.lower())
-        merged[key] = merged.get(key, Decimal(0)) + total
-    return merged
+def _platform_reports(catalog: Catalog, report_type: str) -> list[ReportSource]:
+    return [
+        s
+        for s in catalog.sources
+        if isinstance(s, ReportSource) and not s.connect and s.report_type == report_type and not s.parameters
+    ]
+
+
+def _pairs(catalog: Catalog, checked_type: str, other_type: str) -> list[tuple[ReportSource, ReportSource]]:
+    """(checked, other) pairs of whole-platform reports on the same days (or months).
+
+    Each checked report is paired with one other (a check has one name per asset): the one on the
+    same backend if there is one, else the first in the catalogue.
+    """
+    others = _platform_reports(catalog, other_type)
+    pairs = []
+    for checked in _platform_reports(catalog, checked_type):
+        candidates = sorted(
+            # Same zone and period: a month's rows only reconcile with the same month's.
+            (s for s in others if s.timezone == checked.timezone and s.period == checked.period),
+            key=lambda s: type(s) is not type(checked),
+        )
+        if candidates:
+            pairs.append((checked, candidates[0]))
+    return pairs

@@ -18,7 +18,7 @@ from pipelines.automation import (
     build_reconciliation_schedule,
 )
 from pipelines.catalog import Catalog
-from pipelines.checks import build_reconciliation_check, reconciliation_pairs
+from pipelines.checks import reconciliation_checks
 from pipelines.mrr import continuity_checks
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
 from pipelines.sources.payout_report import PAYOUTS_SENSOR
@@ -62,12 +62,7 @@ def build_definitions(
     assets = build_assets(catalog, retry_policy, translator)
     targets = [Target(source, asset) for source, asset in zip(catalog.sources, assets, strict=True)]
 
-    checks = [
-        build_reconciliation_check(
-            activity, summary, translator.get_asset_key(activity), translator.get_asset_key(summary)
-        )
-        for activity, summary in reconciliation_pairs(catalog)
-    ]
+    checks = reconciliation_checks(catalog, translator.get_asset_key)
     by_sensor: dict[str, list[Target]] = {}
     for target in targets:
         by_sensor.setdefault(target.source.freshness_sensor, []).append(target)

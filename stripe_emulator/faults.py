@@ -33,7 +33,8 @@ Kinds, where they act, and their options (defaults in brackets):
   ``line`` [2; 1 is the header] breaks: ``style=unterminated_quote`` [default] or
   ``style=field_count``); ``add_column`` (an extra ``column`` [``_unexpected``] filled with ``value``
   [``x``]); ``remove_column`` (drops ``column`` [the last column, unless it is the only one]);
-  ``duplicate_row`` (record ``line`` [2] appears twice);
+  ``duplicate_row`` (record ``line`` [2] appears twice); ``change_value`` (the ``column`` field of
+  record ``line`` [2] becomes ``value``: an amount Stripe got wrong, for reconciliation checks);
   the file faults change what the v2 ``download_url`` serves, not the inline rows;
 * on the links a request issues: ``expire_download`` (the v2 ``download_url`` a matching run
   retrieval issues expires ``seconds`` [0: already expired] after it is issued). It counts like any
@@ -72,6 +73,7 @@ RUN_KINDS = frozenset(
         "add_column",
         "remove_column",
         "duplicate_row",
+        "change_value",
     }
 )
 LINK_KINDS = frozenset({"expire_download"})
@@ -101,6 +103,7 @@ _KIND_OPTIONS: dict[str, dict[str, type]] = {
     "add_column": {"column": str, "value": str},
     "remove_column": {"column": str},
     "duplicate_row": {"line": int},
+    "change_value": {"column": str, "line": int, "value": str},
     "expire_download": {"seconds": float},
 }
 _SCHEDULE_OPTIONS: dict[str, type] = {
@@ -220,6 +223,8 @@ def _validate(rule: FaultRule) -> None:
             raise FaultSpecError(f"malformed_csv style must be one of {', '.join(MALFORMED_STYLES)}")
         if rule.option("line", 2) < 1:
             raise FaultSpecError("malformed_csv line counts from 1 (the header)")
+    if rule.kind == "change_value" and (not rule.option("column") or rule.option("line", 2) < 2):
+        raise FaultSpecError("change_value needs a column, and its line counts data records from 2")
     if rule.kind == "truncate_download" and rule.option("bytes", 0) < 0:
         raise FaultSpecError("truncate_download bytes cannot be negative")
     if rule.kind == "slow" and rule.option("seconds", 0.0) < 0:
@@ -419,7 +424,7 @@ def apply_file_faults(path: Path, rules: Iterable[FaultRule]) -> None:
     rules = [
         rule
         for rule in rules
-        if rule.kind in ("add_column", "remove_column", "duplicate_row", "malformed_csv")
+        if rule.kind in ("add_column", "remove_column", "duplicate_row", "change_value", "malformed_csv")
     ]
     if not rules:
         return
@@ -442,6 +447,9 @@ def apply_file_faults(path: Path, rules: Iterable[FaultRule]) -> None:
             # The same record twice: what a double-counting bug upstream would deliver.
             index = min(max(int(rule.option("line", 2)) - 1, 1), len(rows) - 1)
             rows = [*rows[: index + 1], rows[index], *rows[index + 1 :]]
+        elif rule.kind == "change_value" and len(rows) > 1 and rule.option("column") in rows[0]:
+            index = min(max(int(rule.option("line", 2)) - 1, 1), len(rows) - 1)
+            rows[index][rows[0].index(rule.option("column"))] = str(rule.option("value", ""))
         elif rule.kind == "malformed_csv":
             malformed.append(rule)
     lines: list[str] = []
