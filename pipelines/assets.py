@@ -39,6 +39,14 @@ STRIPE_POOL = "stripe_api"
 MAX_DAYS_PER_RUN = 31
 """The most partitions one Dagster run covers in a backfill (Stripe chunks are never longer)."""
 
+PERMANENT_FAILURE_TAG = "stripe/failure"
+"""Run tag (value ``permanent``) on a run one of whose assets failed in a way no retry can mend."""
+
+RETRYABLE_METADATA = "retryable"
+DEFINITION_METADATA = "stripe/definition"
+"""Failure metadata of a permanent failure: ``retryable`` False, and the entry's definition hash
+(a later run can only succeed once the entry, or what it runs at Stripe, changes)."""
+
 DEFAULT_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -143,6 +151,9 @@ def _materialize(
     except Exception as error:
         if is_retryable(error):
             raise
+        # The run says so too, for the UI's run filters and the failure alerts; the freshness sensor
+        # reads the step's own metadata, which also names the definition that failed.
+        context.instance.add_run_tags(context.run.run_id, {PERMANENT_FAILURE_TAG: "permanent"})
         raise _failure(source, error) from error
     if early_reasons:
         raise dg.Failure(
@@ -154,7 +165,11 @@ def _materialize(
 
 def _failure(source: Source, error: Exception) -> dg.Failure:
     """A failure Dagster will not retry, naming the entry and what Stripe (or the file) said."""
-    metadata: dict[str, str] = {"error_type": type(error).__name__}
+    metadata: dict[str, str | bool] = {
+        "error_type": type(error).__name__,
+        RETRYABLE_METADATA: False,
+        DEFINITION_METADATA: source.definition_hash,
+    }
     request_id = getattr(error, "request_id", None)
     if request_id:
         metadata["stripe_request_id"] = str(request_id)

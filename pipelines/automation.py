@@ -22,6 +22,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.failed_runs import FailedRuns, RetryBackoff
 from pipelines.freshness import FreshnessProbe
 from pipelines.partitions import (
     CONNECTED_ACCOUNTS,
@@ -56,16 +57,6 @@ class Target:
         return self.asset.key
 
     @property
-    def own_checks(self) -> list[dg.AssetCheckKey]:
-        """The checks evaluated inside the asset's materialization.
-
-        A run selecting only the asset would otherwise also select the cross-report checks on it
-        (Dagster adds every check of a selected asset), which then skip for want of the other
-        report and say so in every run's log; those run in the reconciliation job.
-        """
-        return sorted(self.asset.check_keys, key=lambda k: k.name)
-
-    @property
     def daily(self) -> dg.TimeWindowPartitionsDefinition:
         return daily_partitions(self.asset.partitions_def)  # type: ignore[arg-type]
 
@@ -96,8 +87,12 @@ def build_freshness_sensor(
     *,
     minimum_interval_seconds: int = 600,
     initial_lookback_days: int = 7,
+    retry_backoff: RetryBackoff | None = None,
 ) -> dg.SensorDefinition:
     """A sensor requesting each partition of ``targets`` once Stripe's data for it is complete.
+
+    A partition whose run failed is requested again after ``retry_backoff`` if the failure was
+    transient, and not before its entry changes if it was permanent (:mod:`pipelines.failed_runs`).
 
     On its first tick (no cursor) it looks back ``initial_lookback_days``; older history is a
     backfill to launch from the asset page. Each asset is evaluated on its own: one that fails (its
@@ -122,6 +117,7 @@ def build_freshness_sensor(
         requests: list[dg.RunRequest] = []
         notes: list[str] = []
         failed: list[str] = []
+        failures = FailedRuns(context.instance, machine_now(), retry_backoff or RetryBackoff())
         with stripe.session() as session:
             probe = FreshnessProbe(session)
             for target in targets:
@@ -135,6 +131,12 @@ def build_freshness_sensor(
                         continue
                     requests.extend(_ranged_requests(target, account, todo))
                     notes.append(f"{who}: {note}")
+                    if account is None:
+                        materialized = context.instance.get_materialized_partitions(target.key)
+                        due, held = failures.retries(target, materialized, set(todo))
+                        for suffix, days in due.items():
+                            requests.extend(_ranged_requests(target, account, days, run_key_suffix=suffix))
+                        notes.extend(f"{who}: {note}" for note in held)
         problems = f" Failed: {'; '.join(failed)}." if failed else ""
         if not requests:
             return dg.SkipReason(
@@ -249,7 +251,6 @@ def build_daily_schedule(
                             run_key=f"{target.source.name}:{key}"
                             + ("" if period == "month" else f":{tick:%Y%m%dT%H%M}"),
                             asset_selection=[target.key],
-                            asset_check_keys=target.own_checks,
                             partition_key=key,
                         )
                     )
@@ -378,8 +379,11 @@ def _accounts(instance: dg.DagsterInstance, target: Target) -> list[str | None]:
     return list(instance.get_dynamic_partitions(CONNECTED_ACCOUNTS.name or ""))
 
 
-def _ranged_requests(target: Target, account: str | None, days: Sequence[str]) -> list[dg.RunRequest]:
-    """Consecutive days as ranged runs (one Stripe job per run for splittable specs)."""
+def _ranged_requests(
+    target: Target, account: str | None, days: Sequence[str], run_key_suffix: str = ""
+) -> list[dg.RunRequest]:
+    """Consecutive days as ranged runs (one Stripe job per run for splittable specs); a retry's
+    ``run_key_suffix`` tells its run key from the first request's, which Dagster launched once."""
     requests = []
     run: list[str] = []
     daily = target.daily
@@ -388,22 +392,14 @@ def _ranged_requests(target: Target, account: str | None, days: Sequence[str]) -
         if not run:
             return
         first, last = partition_key(account, run[0]), partition_key(account, run[-1])
-        run_key = f"{target.source.name}:{first}..{last}"
+        run_key = f"{target.source.name}:{first}..{last}" + (f":{run_key_suffix}" if run_key_suffix else "")
         if first == last:
-            requests.append(
-                dg.RunRequest(
-                    run_key=run_key,
-                    asset_selection=[target.key],
-                    asset_check_keys=target.own_checks,
-                    partition_key=first,
-                )
-            )
+            requests.append(dg.RunRequest(run_key=run_key, asset_selection=[target.key], partition_key=first))
         else:
             requests.append(
                 dg.RunRequest(
                     run_key=run_key,
                     asset_selection=[target.key],
-                    asset_check_keys=target.own_checks,
                     tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
                 )
             )

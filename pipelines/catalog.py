@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from pipelines.sources import (
     SigmaSource,
     Source,
 )
+from pipelines.sources.base import DEFAULT_FRESH_BY
 from pipelines.warehouse import Column
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,7 @@ class Defaults:
     tags: Mapping[str, str] = field(default_factory=dict)
     group: str | None = None
     key_prefix: tuple[str, ...] = ("stripe",)
+    fresh_by: time = DEFAULT_FRESH_BY
     api: str = "v1"
 
     def api_of(self, settings: Settings) -> str:
@@ -93,6 +95,7 @@ class Defaults:
             "tags": {**self.tags, **(settings.tags or {})},
             "group": _either(settings.group, self.group),
             "key_prefix": _either(settings.key_prefix, self.key_prefix),
+            "fresh_by": _either(settings.fresh_by, self.fresh_by),
         }
 
 

@@ -19,7 +19,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -46,6 +46,7 @@ _ADDED_COLUMNS = RESERVED_COLUMNS | {ACCOUNT_COLUMN, FRESHNESS_COLUMN, RUN_ID_CO
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,7}\b")
 _TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/)?[A-Za-z0-9_.-]{1,63}$")
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,63}$")
+_HOUR_MINUTE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 _TAG_CHARACTERS = "letters, digits, `_`, `-` and `.`, at most 63 characters"
 # Stricter than Dagster: its own namespace carries meaning (kinds, storage), and the translator sets
 # `stripe/source`, which an entry's tag would silently replace.
@@ -134,6 +135,15 @@ def _settling_days(value: int) -> int:
     return value
 
 
+def _fresh_by(value: object) -> time:
+    # YAML 1.1 reads an unquoted 14:00 as the sexagesimal integer 840 (minutes); 09:00 stays text.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)
+    if isinstance(value, str) and _HOUR_MINUTE.fullmatch(value):
+        return time(int(value[:2]), int(value[3:]))
+    raise ValueError(f"{value!r} is not a time of day: write HH:MM in the entry's time zone, e.g. '09:00'")
+
+
 def _connect(value: object) -> Literal["per_account"] | None:
     if value in (None, "", False, "none"):
         return None
@@ -215,6 +225,7 @@ Columns = Annotated[dict[ColumnName, ColumnType], BeforeValidator(_names_are_tex
 TimeZone = Annotated[str, PlainValidator(_time_zone)]
 Day = Annotated[date, PlainValidator(_date)]
 Days = Annotated[int, AfterValidator(_days)]
+FreshBy = Annotated[time, PlainValidator(_fresh_by)]
 SettlingDays = Annotated[int, AfterValidator(_settling_days)]
 Connect = Annotated[Literal["per_account"] | None, PlainValidator(_connect)]
 Owners = Annotated[tuple[Annotated[str, PlainValidator(_owner)], ...], _split(",")]
@@ -244,6 +255,8 @@ class Settings(_Schema):
     #: Days after a day's end during which Stripe still changes its rows (late captures, payouts
     #: filling automatic_payout_id, refunds, disputes): each freshness move re-lands them.
     settling_days: SettlingDays | None = None
+    #: When the previous day should be landed, in the entry's time zone (its freshness deadline).
+    fresh_by: FreshBy | None = None
     owners: Owners | None = None
     tags: Tags | None = None
     group: Group | None = None

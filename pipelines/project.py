@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.alerts import build_failure_alert_sensor
 from pipelines.assets import DEFAULT_RETRY_POLICY, build_assets
 from pipelines.automation import (
     Target,
@@ -18,7 +19,8 @@ from pipelines.automation import (
     build_reconciliation_schedule,
 )
 from pipelines.catalog import Catalog
-from pipelines.checks import reconciliation_checks
+from pipelines.checks import build_reconciliation_check, reconciliation_pairs
+from pipelines.freshness_policies import build_freshness_checks, build_freshness_checks_sensor
 from pipelines.mrr import continuity_checks
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
 from pipelines.sources.payout_report import PAYOUTS_SENSOR
@@ -62,7 +64,12 @@ def build_definitions(
     assets = build_assets(catalog, retry_policy, translator)
     targets = [Target(source, asset) for source, asset in zip(catalog.sources, assets, strict=True)]
 
-    checks = reconciliation_checks(catalog, translator.get_asset_key)
+    checks = [
+        build_reconciliation_check(
+            activity, summary, translator.get_asset_key(activity), translator.get_asset_key(summary)
+        )
+        for activity, summary in reconciliation_pairs(catalog)
+    ]
     by_sensor: dict[str, list[Target]] = {}
     for target in targets:
         by_sensor.setdefault(target.source.freshness_sensor, []).append(target)
@@ -74,6 +81,12 @@ def build_definitions(
     ]
     if any(t.source.connect for t in targets):
         sensors.append(build_accounts_sensor())
+    freshness_checks = build_freshness_checks([(t.source, t.key) for t in targets])
+    if freshness_checks:
+        sensors.append(build_freshness_checks_sensor(freshness_checks))
+    alerts = build_failure_alert_sensor()
+    if alerts is not None:
+        sensors.append(alerts)
     schedules: list[dg.ScheduleDefinition] = build_daily_schedules(targets)
     jobs = []
     if checks:
@@ -82,7 +95,7 @@ def build_definitions(
         schedules.append(schedule)
     return dg.Definitions(
         assets=assets,
-        asset_checks=[*checks, *continuity_checks(catalog, translator)],
+        asset_checks=[*checks, *continuity_checks(catalog, translator), *freshness_checks],
         sensors=sensors,
         schedules=schedules,
         jobs=jobs,

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from pipelines.catalog import column_descriptions
 from pipelines.checks import check_specs_for
+from pipelines.freshness_policies import freshness_policy
 from pipelines.partitions import partitions_for
 from pipelines.sources import Source
 
@@ -110,6 +111,10 @@ class StripeReportsTranslator:
         """Days in the entry's zone (crossed with connected accounts for Connect fan-out)."""
         return partitions_for(source)
 
+    def get_freshness_policy(self, source: Source) -> dg.FreshnessPolicy:
+        """The entry's ``fresh_by`` deadline as a cron freshness policy (see freshness_policies)."""
+        return freshness_policy(source)
+
     def get_check_specs(self, source: Source) -> list[dg.AssetCheckSpec]:
         """The checks evaluated inside each materialization."""
         return check_specs_for(source, self.get_asset_key(source))
@@ -125,6 +130,7 @@ class StripeReportsTranslator:
             kinds=self.get_kinds(source),
             metadata=self.get_metadata(source),
             partitions_def=self.get_partitions_def(source),
+            freshness_policy=self.get_freshness_policy(source),
             skippable=True,
         )
 

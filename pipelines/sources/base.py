@@ -12,8 +12,8 @@ import hashlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -26,6 +26,11 @@ from pipelines.stripe.runs import OnCreated
 from pipelines.warehouse import Column, CsvFile
 
 ConnectMode = Literal["per_account"] | None
+
+DEFAULT_FRESH_BY = time(14, 0)
+"""Stripe loads a UTC day's activity for Sigma by 12:00 UTC the next day and delivers scheduled
+queries by about 14:00 UTC (docs.stripe.com/stripe-data/schedule-queries): a day missing after that
+is late."""
 Period = Literal["day", "month"]
 
 
@@ -109,8 +114,18 @@ class Source(ABC):
     key_prefix: tuple[str, ...] = ("stripe",)
     #: Days after a day's end during which Stripe still changes its rows (see pipelines.settling).
     settling_days: int = DEFAULT_SETTLING_DAYS
+    #: When the previous partition should be landed, local time in ``timezone`` (see DEFAULT_FRESH_BY).
+    fresh_by: time = DEFAULT_FRESH_BY
     #: The calendar unit of one partition: a day, or a calendar month (both in ``timezone``).
     period: Period = "day"
+
+    @property
+    def definition_hash(self) -> str:
+        """A digest of everything the entry declares (not where it is written): it changes exactly
+        when editing the entry could change what its runs do."""
+        declared = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "origin"}
+        material = f"{type(self).__qualname__}{sorted(declared.items(), key=lambda item: item[0])!r}"
+        return hashlib.sha256(material.encode()).hexdigest()[:16]
 
     @property
     def splittable(self) -> bool:
