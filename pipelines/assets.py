@@ -21,6 +21,7 @@ import dagster as dg
 
 from pipelines.catalog import Catalog
 from pipelines.checks import loaded_results, refused_results
+from pipelines.close import closed_period_result
 from pipelines.errors import is_retryable
 from pipelines.freshness import FreshnessProbe
 from pipelines.landing import LandedChunk, Landing
@@ -148,6 +149,7 @@ def _materialize(
                         )
             if landed:
                 yield from loaded_results(source, key, landed, wh)
+                yield closed_period_result(source, key, wh)
     except Exception as error:
         if is_retryable(error):
             raise

@@ -7,6 +7,8 @@
   out as one ranged run, so catching up costs one Stripe job per chunk.
 * ``stripe_daily`` — the cron alternative: each morning, the newest complete day of every asset,
   skipped (with the reason on the tick) for assets whose data Stripe has not finished loading.
+* ``stripe_settling`` — each time Stripe's freshness moves, lands again the days still within
+  their settling period (``settling_days``), so late changes reach the warehouse by themselves.
 * ``stripe_connected_accounts`` — discovers connected accounts and adds them as partitions.
 * ``stripe_reconciliation`` — runs the cross-report reconciliation check daily.
 
@@ -32,6 +34,7 @@ from pipelines.partitions import (
     partition_key,
 )
 from pipelines.resources import StripeResource, WarehouseResource
+from pipelines.settling import days_to_resettle
 from pipelines.sources import PayoutReportSource, Source
 from pipelines.sources.payout_report import (
     PAYOUT_CATEGORY_COLUMN,
@@ -55,6 +58,16 @@ class Target:
     @property
     def key(self) -> dg.AssetKey:
         return self.asset.key
+
+    @property
+    def own_checks(self) -> list[dg.AssetCheckKey]:
+        """The checks evaluated inside the asset's materialization.
+
+        A run selecting only the asset would otherwise also select the cross-report checks on it
+        (Dagster adds every check of a selected asset), which then skip for want of the other
+        report and say so in every run's log; those run in the reconciliation job.
+        """
+        return sorted(self.asset.check_keys, key=lambda k: k.name)
 
     @property
     def daily(self) -> dg.TimeWindowPartitionsDefinition:
@@ -251,6 +264,7 @@ def build_daily_schedule(
                             run_key=f"{target.source.name}:{key}"
                             + ("" if period == "month" else f":{tick:%Y%m%dT%H%M}"),
                             asset_selection=[target.key],
+                            asset_check_keys=target.own_checks,
                             partition_key=key,
                         )
                     )
@@ -394,12 +408,20 @@ def _ranged_requests(
         first, last = partition_key(account, run[0]), partition_key(account, run[-1])
         run_key = f"{target.source.name}:{first}..{last}" + (f":{run_key_suffix}" if run_key_suffix else "")
         if first == last:
-            requests.append(dg.RunRequest(run_key=run_key, asset_selection=[target.key], partition_key=first))
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key,
+                    asset_selection=[target.key],
+                    asset_check_keys=target.own_checks,
+                    partition_key=first,
+                )
+            )
         else:
             requests.append(
                 dg.RunRequest(
                     run_key=run_key,
                     asset_selection=[target.key],
+                    asset_check_keys=target.own_checks,
                     tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
                 )
             )
@@ -416,3 +438,107 @@ def _ranged_requests(
         run.append(day)
     flush()
     return requests
+
+
+SETTLING_SENSOR = "stripe_settling"
+SETTLING_TAG = "stripe/settling"
+"""Run tag of the re-landings the settling sensor requests (value: the Stripe freshness they follow)."""
+
+
+def build_settling_sensor(
+    targets: Sequence[Target], *, name: str = SETTLING_SENSOR, minimum_interval_seconds: int = 600
+) -> dg.SensorDefinition:
+    """A sensor landing again, each time Stripe's freshness moves, the days still in their settling
+    period (:mod:`pipelines.settling`): Stripe keeps filling and correcting them after they are
+    complete (automatic payouts fill ``automatic_payout_id`` when created; late captures, refunds,
+    disputes). Consecutive days go out as one ranged run, as backfills do.
+
+    The cursor holds the freshness each asset (and account) was last seen at; a move from it
+    re-lands the materialized days that were complete but unsettled at it. The first tick only
+    records it. Each run's materializations say what changed and whether the day is now settled.
+    """
+
+    @dg.sensor(
+        name=name,
+        asset_selection=[t.key for t in targets],
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=(
+            "When Stripe's freshness moves, lands again the days still within their settling period, "
+            "as ranged runs; each landing records what changed and marks the day settled after it."
+        ),
+    )
+    def _sensor(context: dg.SensorEvaluationContext, stripe: StripeResource) -> dg.SensorResult:
+        cursor: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        requests: list[dg.RunRequest] = []
+        notes: list[str] = []
+        failed: list[str] = []
+        with stripe.session() as session:
+            probe = FreshnessProbe(session)
+            for target in targets:
+                if target.source.settling_days <= 0 or not _daily(target):
+                    continue
+                for account in _accounts(context.instance, target):
+                    who = target.source.name + (f" ({account})" if account else "")
+                    try:
+                        days, moved_to, note = _settling_days(context, probe, target, account, cursor)
+                    except Exception as error:
+                        failed.append(f"{who}: {type(error).__name__}: {error}")
+                        context.log.error(f"settling of {who} could not be evaluated: {error}")
+                        continue
+                    suffix = f"settle@{iso_utc(moved_to)}"
+                    requests.extend(
+                        request.with_replaced_attrs(tags={**request.tags, SETTLING_TAG: iso_utc(moved_to)})
+                        for request in _ranged_requests(target, account, days, run_key_suffix=suffix)
+                    )
+                    notes.append(f"{who}: {note}")
+        problems = f" Failed: {'; '.join(failed)}." if failed else ""
+        cursor_text = json.dumps(cursor, sort_keys=True)
+        if not requests:
+            return dg.SensorResult(
+                skip_reason="No day is settling at a new Stripe freshness. " + "; ".join(notes) + problems,
+                cursor=cursor_text,
+            )
+        return dg.SensorResult(run_requests=requests, cursor=cursor_text)
+
+    return _sensor
+
+
+def _daily(target: Target) -> bool:
+    try:
+        target.daily  # noqa: B018 - partitions other than days (payouts) do not settle by day
+    except TypeError:
+        return False
+    return True
+
+
+def _settling_days(
+    context: dg.SensorEvaluationContext,
+    probe: FreshnessProbe,
+    target: Target,
+    account: str | None,
+    cursor: dict[str, str],
+) -> tuple[list[str], datetime, str]:
+    """The materialized days of one asset (and account) to land again now, the freshness they follow,
+    and a note for the tick; moves ``cursor`` to the freshness seen."""
+    source = target.source
+    cursor_key = source.name if account is None else f"{source.name}|{account}"
+    fresh = probe.freshness(source, account)
+    seen = cursor.get(cursor_key)
+    previous = datetime.fromisoformat(seen) if seen else None
+    current = fresh.loaded_until
+    if previous is None or current > previous:
+        cursor[cursor_key] = iso_utc(current)
+    label = f"{fresh.label} is {iso_utc(current)}"
+    if previous is None:
+        return [], current, f"{label}; recorded, the next move re-lands the days still settling"
+    daily = target.daily
+    keys = daily.get_partition_keys(current_time=min(previous, machine_now()))
+    recent = [(k, daily.time_window_for_partition_key(k).end) for k in keys[-(source.settling_days + 2) :]]
+    due = days_to_resettle(recent, source.settling_days, previous, current)
+    materialized = context.instance.get_materialized_partitions(target.key)
+    todo = [k for k in due if partition_key(account, k) in materialized]
+    if current <= previous:
+        return [], current, f"{label}, unchanged"
+    done = f"re-landing {len(todo)} settling day(s)" if todo else "no landed day is still settling"
+    return todo, current, f"{label} (was {iso_utc(previous)}): {done}"

@@ -17,9 +17,11 @@ from pipelines.automation import (
     build_freshness_sensor,
     build_payouts_sensor,
     build_reconciliation_schedule,
+    build_settling_sensor,
 )
 from pipelines.catalog import Catalog
-from pipelines.checks import build_reconciliation_check, reconciliation_pairs
+from pipelines.checks import reconciliation_checks
+from pipelines.close import build_close_month_job
 from pipelines.freshness_policies import build_freshness_checks, build_freshness_checks_sensor
 from pipelines.mrr import continuity_checks
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
@@ -64,12 +66,7 @@ def build_definitions(
     assets = build_assets(catalog, retry_policy, translator)
     targets = [Target(source, asset) for source, asset in zip(catalog.sources, assets, strict=True)]
 
-    checks = [
-        build_reconciliation_check(
-            activity, summary, translator.get_asset_key(activity), translator.get_asset_key(summary)
-        )
-        for activity, summary in reconciliation_pairs(catalog)
-    ]
+    checks = reconciliation_checks(catalog, translator.get_asset_key)
     by_sensor: dict[str, list[Target]] = {}
     for target in targets:
         by_sensor.setdefault(target.source.freshness_sensor, []).append(target)
@@ -81,6 +78,7 @@ def build_definitions(
     ]
     if any(t.source.connect for t in targets):
         sensors.append(build_accounts_sensor())
+    sensors.append(build_settling_sensor(targets, minimum_interval_seconds=sensor_interval_seconds))
     freshness_checks = build_freshness_checks([(t.source, t.key) for t in targets])
     if freshness_checks:
         sensors.append(build_freshness_checks_sensor(freshness_checks))
@@ -88,7 +86,7 @@ def build_definitions(
     if alerts is not None:
         sensors.append(alerts)
     schedules: list[dg.ScheduleDefinition] = build_daily_schedules(targets)
-    jobs = []
+    jobs = [build_close_month_job(catalog, [t.key for t in targets])]
     if checks:
         job, schedule = build_reconciliation_schedule(checks)
         jobs.append(job)

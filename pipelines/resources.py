@@ -18,9 +18,7 @@ from sqlalchemy.engine import make_url
 
 from pipelines.stripe import PollPolicy, StripeSession, StripeSettings, open_session
 from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_DATA_API_VERSION, DEFAULT_FILES_BASE
-from pipelines.warehouse import Warehouse
-
-DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
+from pipelines.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 
 
 class StripeResource(dg.ConfigurableResource):

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from pipelines.catalog import column_descriptions
 from pipelines.checks import check_specs_for
+from pipelines.close import closed_period_check_spec
 from pipelines.freshness_policies import freshness_policy
 from pipelines.partitions import partitions_for
 from pipelines.sources import Source
@@ -117,7 +118,8 @@ class StripeReportsTranslator:
 
     def get_check_specs(self, source: Source) -> list[dg.AssetCheckSpec]:
         """The checks evaluated inside each materialization."""
-        return check_specs_for(source, self.get_asset_key(source))
+        key = self.get_asset_key(source)
+        return [*check_specs_for(source, key), closed_period_check_spec(source, key)]
 
     def get_asset_spec(self, source: Source) -> dg.AssetSpec:
         """The whole spec; each materialization is reported per day, so the output is skippable."""

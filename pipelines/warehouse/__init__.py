@@ -29,11 +29,12 @@ from pipelines.warehouse.errors import (
 from pipelines.warehouse.identifiers import LOADED_AT_COLUMN, PARTITION_COLUMN, RESERVED_COLUMNS
 from pipelines.warehouse.periods import Periods
 from pipelines.warehouse.spec import Column, LoadResult, LoadSpec, Window
-from pipelines.warehouse.warehouse import Warehouse
+from pipelines.warehouse.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 
 __all__ = [
     "ALL_ACCOUNTS",
     "DEFAULT_AMOUNT_COLUMNS",
+    "DEFAULT_WAREHOUSE_URL",
     "LOADED_AT_COLUMN",
     "PARTITION_COLUMN",
     "RESERVED_COLUMNS",

@@ -45,6 +45,8 @@ from pipelines.warehouse.scan import scan_file
 from pipelines.warehouse.spec import ChangeSet, Column, LoadResult, LoadSpec
 
 DEFAULT_BUSY_TIMEOUT = 120.0
+DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
+"""The warehouse when ``WAREHOUSE_URL`` is not set: an embedded DuckDB file under ``data/``."""
 # DuckDB keeps what it writes in its buffer pool, 80% of RAM by default, so a process loading a large
 # file would grow with the file. Loading streams, so a small pool serves: ~24 MB per DuckDB thread
 # holds read_csv's buffers and row groups in flight (measured in bench/load.py), and letting rows
