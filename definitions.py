@@ -9,6 +9,7 @@ Stripe's schema (``GET /v2/data/schemas``), so a misspelt column fails the load 
 line; offline the check is skipped with a note.
 """
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -17,4 +18,9 @@ import dagster as dg
 @dg.definitions
 def defs() -> dg.Definitions:
     """The project's definitions: its defs folder (add other definitions with ``dg.Definitions.merge``)."""
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    if not os.environ.get("WAREHOUSE_DBT_PROJECT"):
+        return defs
+    from pipelines.dbt import dbt_definitions_from_env  # dagster-dbt is imported only for a dbt project
+
+    return dg.Definitions.merge(defs, dbt_definitions_from_env())
