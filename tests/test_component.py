@@ -9,13 +9,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import textwrap
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import httpx
 import pytest
+from dg_projects import load_project, write_project
 from pipeline_settings import API_KEY
 
 from stripe_emulator.server import EmulatorServer
@@ -24,59 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TYPE = "pipelines.component.StripeReportsComponent"
 DAY = "2026-11-08"
-
-
-def _write_project(root: Path, package: str) -> Path:
-    """A fresh dg project, as ``create-dagster project`` lays it out; returns its package folder."""
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent(f"""\
-            [project]
-            name = "{package}"
-            version = "0.1.0"
-            requires-python = ">=3.11"
-
-            [tool.dg]
-            directory_type = "project"
-
-            [tool.dg.project]
-            root_module = "{package}"
-            """)
-    )
-    folder = root / "src" / package
-    (folder / "defs").mkdir(parents=True)
-    (folder / "__init__.py").write_text("")
-    (folder / "defs" / "__init__.py").write_text("")
-    (folder / "definitions.py").write_text(
-        textwrap.dedent("""\
-            from pathlib import Path
-
-            import dagster as dg
-
-
-            @dg.definitions
-            def defs() -> dg.Definitions:
-                return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
-            """)
-    )
-    return folder
-
-
-def _load(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, defs_yaml: str, files: dict[str, str] | None = None
-) -> dg.Definitions:
-    """The definitions of a project whose ``defs/stripe/`` holds ``defs_yaml`` and ``files`` (by path)."""
-    package = "acme_" + re.sub(r"\W", "_", tmp_path.name)
-    folder = _write_project(tmp_path, package)
-    component = folder / "defs" / "stripe"
-    component.mkdir()
-    (component / "defs.yaml").write_text(textwrap.dedent(defs_yaml))
-    for name, text in (files or {}).items():
-        path = component / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    monkeypatch.syspath_prepend(str(tmp_path / "src"))
-    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
-    return dg.load_from_defs_folder(path_within_project=folder)
 
 
 def _error(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
@@ -120,7 +67,7 @@ INLINE = f"""\
 def test_inline_entries_become_assets_shaped_by_the_translator_options(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    defs = _load(tmp_path, monkeypatch, INLINE)
+    defs = load_project(tmp_path, monkeypatch, INLINE)
 
     summary = _spec(defs, "acme", "raw", "stripe", "balance_summary_1")
     payouts = _spec(defs, "acme", "raw", "stripe", "payouts_itemized_3")
@@ -143,7 +90,7 @@ def test_a_misspelt_key_in_an_inline_entry_names_the_defs_yaml_and_its_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(Exception) as excinfo:
-        _load(tmp_path, monkeypatch, INLINE.replace("group: payouts", "gruop: payouts"))
+        load_project(tmp_path, monkeypatch, INLINE.replace("group: payouts", "gruop: payouts"))
 
     assert re.search(
         r"defs/stripe/defs\.yaml, line 9: reports\[1\] \(payouts\.itemized\.3\): unknown key `gruop`; "
@@ -156,7 +103,7 @@ def test_an_unknown_attribute_names_the_defs_yaml_and_the_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(Exception) as excinfo:
-        _load(tmp_path, monkeypatch, INLINE.replace("api_key_env:", "api_key_envv:"))
+        load_project(tmp_path, monkeypatch, INLINE.replace("api_key_env:", "api_key_envv:"))
 
     assert re.search(r"attributes\.stripe\S*\.api_key_envv at \S*/defs/stripe/defs\.yaml:11", _error(excinfo))
 
@@ -164,7 +111,7 @@ def test_an_unknown_attribute_names_the_defs_yaml_and_the_key(
 def test_catalogue_files_are_read_beside_the_defs_yaml(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    defs = _load(
+    defs = load_project(
         tmp_path,
         monkeypatch,
         f"""\
@@ -191,7 +138,9 @@ def test_catalogue_files_are_read_beside_the_defs_yaml(
 
 def test_a_missing_catalogue_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(Exception) as excinfo:
-        _load(tmp_path, monkeypatch, f"type: {TYPE}\nattributes:\n  catalog:\n    reports_file: x.yaml\n")
+        load_project(
+            tmp_path, monkeypatch, f"type: {TYPE}\nattributes:\n  catalog:\n    reports_file: x.yaml\n"
+        )
 
     assert re.search(r"defs\.yaml: catalog\.reports_file: \S*/stripe/x\.yaml does not exist", _error(excinfo))
 
@@ -201,7 +150,7 @@ def test_a_warehouse_url_from_the_environment_stays_a_secret_and_names_the_kind(
 ) -> None:
     defs_yaml = INLINE.replace("ACME_STRIPE_KEY", "STRIPE_API_KEY")
     url = "postgresql+psycopg://loader:Xq7vR2mK9pLw@db.acme.test:5432/analytics"
-    folder_defs = _load(tmp_path, monkeypatch, defs_yaml)
+    folder_defs = load_project(tmp_path, monkeypatch, defs_yaml)
     assert _spec(folder_defs, "acme", "raw", "stripe", "balance_summary_1").kinds >= {"duckdb"}
 
     monkeypatch.setenv("WAREHOUSE_URL", url)
@@ -276,7 +225,7 @@ def test_a_fresh_dagster_project_installs_the_package_scaffolds_the_component_an
     _run([*pip, "--no-deps", "--no-build-isolation", str(source)], tmp_path, env)
     project = tmp_path / "acme"
     project.mkdir()
-    folder = _write_project(project, "acme")
+    folder = write_project(project, "acme")
 
     dg_cli = "import sys; from dagster_dg_cli.cli import main; sys.argv[0] = 'dg'; main()"
     listed = _run([str(python), "-c", dg_cli, "list", "components"], project, env)

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
+import yaml
 
 from pipelines.assets import STRIPE_POOL
-from pipelines.catalog import load_catalog
+from pipelines.catalog import column_descriptions, load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,3 +102,27 @@ def test_any_iana_zone_gives_valid_schedule_names(tmp_path: Path) -> None:
     dg.Definitions.validate_loadable(defs)
     names = {s.name for s in defs.schedules or []}
     assert {"stripe_daily_america_port_au_prince", "stripe_daily_etc_gmt_5"} <= names
+
+
+def test_assets_carry_the_warehouses_kind_and_what_each_report_column_means(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from definitions import defs as load_defs
+
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    defs = load_defs()
+
+    for asset in defs.assets:  # type: ignore[union-attr]
+        spec = asset.specs_by_key[asset.key]
+        assert {"stripe", "duckdb"} <= spec.kinds
+        schema = spec.metadata.get("dagster/column_schema")
+        undescribed = [c.name for c in schema.columns if not c.description] if schema else []
+        assert undescribed == [], spec.key
+
+
+def test_every_column_of_every_known_report_type_has_a_description() -> None:
+    described = column_descriptions()
+    types = yaml.safe_load((ROOT / "pipelines" / "report_types.yaml").read_text())["report_types"]
+
+    missing = {name: sorted(set(t["columns"]) - set(described)) for name, t in types.items()}
+    assert {name: columns for name, columns in missing.items() if columns} == {}
