@@ -23,6 +23,7 @@ from pipelines.catalog import Catalog
 from pipelines.checks import reconciliation_checks
 from pipelines.close import build_close_month_job
 from pipelines.freshness_policies import build_freshness_checks, build_freshness_checks_sensor
+from pipelines.monthly import monthly_checks
 from pipelines.mrr import continuity_checks
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
 from pipelines.sources.payout_report import PAYOUTS_SENSOR
@@ -67,6 +68,8 @@ def build_definitions(
     targets = [Target(source, asset) for source, asset in zip(catalog.sources, assets, strict=True)]
 
     checks = reconciliation_checks(catalog, translator.get_asset_key)
+    # A monthly summary against its days: another cross-asset check, run with the reconciliation.
+    checks += monthly_checks(catalog, translator)
     by_sensor: dict[str, list[Target]] = {}
     for target in targets:
         by_sensor.setdefault(target.source.freshness_sensor, []).append(target)

@@ -25,6 +25,7 @@ DAGSTER_LAYER = {
     "pipelines.failed_runs",
     "pipelines.freshness_policies",
     "pipelines.metadata",
+    "pipelines.monthly",
     "pipelines.mrr",
     "pipelines.partitions",
     "pipelines.project",

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+import sqlalchemy as sa
 from dagster_runs import Materialize, count_by_partition, failure_messages, rows
+from pipeline_settings import open_warehouse
 
 from pipelines.catalog import load_catalog
+from pipelines.monthly import MONTHLY_EQUALS_DAILY
 from pipelines.partition_windows import PartitionWindow, chunks
 from pipelines.partitions import partitions_for, resolve
 from pipelines.resources import WarehouseResource
@@ -85,8 +88,27 @@ def test_a_month_is_one_stripe_job_whatever_max_days_per_run_allows() -> None:
     assert [len(c) for c in chunks(months, 7)] == [1, 1]
 
 
+def _monthly_check(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.AssetCheckEvaluation:
+    key = dg.AssetCheckKey(dg.AssetKey(["stripe", MONTHLY]), MONTHLY_EQUALS_DAILY)
+    [check] = [c for c in defs.asset_checks if key in c.check_keys]  # type: ignore[union-attr]
+    job = dg.define_asset_job("monthly_check_job", selection=dg.AssetSelection.checks(check))
+    with_job = dg.Definitions(
+        assets=defs.assets, asset_checks=defs.asset_checks, jobs=[job], resources=defs.resources
+    )
+    result = with_job.resolve_job_def("monthly_check_job").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    assert result.success, failure_messages(result)
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
+
+
 def test_a_monthly_balance_summary_equals_the_sum_of_its_days(
-    materialize: Materialize, warehouse: WarehouseResource, control: httpx.Client
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    materialize: Materialize,
+    warehouse: WarehouseResource,
+    control: httpx.Client,
 ) -> None:
     monthly = materialize(MONTHLY, OCTOBER)
     assert monthly.success, failure_messages(monthly)
@@ -107,6 +129,20 @@ def test_a_monthly_balance_summary_equals_the_sum_of_its_days(
             assert sum(v for _, v in lines.get(category, [])) == sum(
                 v for _, v in day_lines.get(category, [])
             ), (currency, category)
+
+    # The monthly_equals_daily check says the same, and names a month whose lines disagree.
+    passed = _monthly_check(defs, instance)
+    assert passed.passed, passed.description
+    assert passed.metadata["months_compared"].value == 1
+    wh = open_warehouse(warehouse)
+    table = sa.table(MONTHLY, sa.column("category"), sa.column("net_amount"), schema=wh.schema)
+    with wh.engine.begin() as connection:
+        connection.execute(
+            table.update().where(table.c.category == "activity").values(net_amount=table.c.net_amount + 1)
+        )
+    failed = _monthly_check(defs, instance)
+    assert not failed.passed
+    assert "2026-10-01 usd activity" in (failed.description or "")
 
 
 def test_a_monthly_snapshot_is_the_balance_at_the_months_end(
