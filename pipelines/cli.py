@@ -1,6 +1,6 @@
 """``stripe-reports``: the project's command line, for what is not a Dagster run.
 
-    stripe-reports catalog [--check]        list the assets; --check: sql/ files against Stripe's schema
+    stripe-reports catalog [--check]        list the assets; --check: names against what Stripe offers
     stripe-reports compare ASSET --day D    run one day on v1 and on /v2/data and compare the rows
     stripe-reports saved-queries plan       show how Stripe's saved queries would change
     stripe-reports saved-queries apply      create/update them by name (never deletes)
@@ -33,7 +33,6 @@ from pipelines.compare import compare_window
 from pipelines.contracts import check_catalog
 from pipelines.errors import CatalogError
 from pipelines.sigma_sql import render_latest_day
-from pipelines.sources import DataReportSource
 from pipelines.stripe import SavedQueries, StripeSettings, open_session
 from pipelines.stripe.client import DEFAULT_API_BASE
 from pipelines.stripe.errors import StripeError
@@ -52,7 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backfill", help="backfill days of one asset as ranged runs (stripe-reports backfill --help)"
     )
     catalog = commands.add_parser("catalog", help="list the assets the catalogue defines")
-    catalog.add_argument("--check", action="store_true", help="check sql/ files against Stripe's schema")
+    catalog.add_argument(
+        "--check",
+        action="store_true",
+        help="check sql/ tables and columns, report types, report columns and currencies against Stripe",
+    )
     compare = commands.add_parser("compare", help="run one day of an entry on v1 and v2, compare the rows")
     compare.add_argument("asset", help="asset name (stripe-reports catalog lists them)")
     compare.add_argument("--day", required=True, type=date.fromisoformat, help="the day, YYYY-MM-DD")
@@ -147,8 +150,7 @@ def _catalog(*, check: bool) -> int:
         key = "/".join([*source.key_prefix, source.name])
         print(f"{key:<65} {source.source_label:<44} {source.timezone:<18} {split}{fan_out}")
     if check:
-        reports = [s for s in catalog.sources if isinstance(s, DataReportSource)]
-        print(check_catalog(catalog.queries, settings_from_env(), reports))
+        print(check_catalog(catalog.queries, settings_from_env(), catalog.reports))
     return 0
 
 
