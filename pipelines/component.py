@@ -26,6 +26,7 @@ from pipelines.catalog_schema import LineDict, LineList
 from pipelines.contracts import check_catalog
 from pipelines.errors import CatalogError
 from pipelines.project import build_definitions
+from pipelines.report_availability import apply_stripe_data_start
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
 from pipelines.sources import DataReportSource
 from pipelines.stripe import StripeSettings
@@ -195,6 +196,9 @@ class StripeReportsComponent(dg.Component, dg.Resolvable):
         if self.check_data_contracts:
             reports = [s for s in catalog.sources if isinstance(s, DataReportSource)]
             _log.info(check_catalog(catalog.queries, self.stripe_settings(), reports))
+            # Days before Stripe's data_available_start are not offered as partitions.
+            catalog, note = apply_stripe_data_start(catalog, self.stripe_settings())
+            _log.info(note)
         return build_definitions(
             catalog,
             self.resources(),
@@ -204,29 +208,28 @@ class StripeReportsComponent(dg.Component, dg.Resolvable):
 
     def load_catalog(self, folder: Path) -> Catalog:
         """The catalogue the attributes name; relative paths are relative to ``folder``, the defs.yaml's."""
-        base = folder
-        config = self.catalog
+        config, shown = self.catalog, folder / "defs.yaml"
         inline = config.defaults is not None or config.reports is not None
-        shown = base / "defs.yaml"
         if inline and config.reports_file is not None:
             raise CatalogError(
                 f"{shown}: catalog: set either `reports_file` or inline `defaults`/`reports`, not both"
             )
-        sql_dir = base / config.sql_dir if config.sql_dir else base / "sql-not-configured"
-        if inline:
-            document = LineDict(getattr(config.reports, "line", 1))
-            for key in ("defaults", "reports"):
-                value = getattr(config, key)
-                if value is not None:
-                    document[key] = value
-                    document.lines[key] = getattr(value, "line", 1)
-            return load_catalog(shown, sql_dir, document=document)
-        reports_file = base / config.reports_file if config.reports_file else base / "no-reports.yaml"
-        if config.reports_file and not reports_file.exists():
+        # A folder that does not exist holds no Sigma queries; an empty mapping, no report entries.
+        reports_file = folder / (config.reports_file or "defs.yaml")
+        sql_dir = folder / (config.sql_dir or ".none")
+        if config.reports_file is not None and not reports_file.is_file():
             raise CatalogError(f"{shown}: catalog.reports_file: {reports_file} does not exist")
-        if config.sql_dir and not sql_dir.is_dir():
+        if config.sql_dir is not None and not sql_dir.is_dir():
             raise CatalogError(f"{shown}: catalog.sql_dir: {sql_dir} is not a folder")
-        return load_catalog(reports_file, sql_dir)
+        if config.reports_file is not None:
+            return load_catalog(reports_file, sql_dir)
+        document = LineDict(getattr(config.defaults or config.reports, "line", 1))
+        for key in ("defaults", "reports"):
+            value = getattr(config, key)
+            if value is not None:
+                document[key] = value
+                document.lines[key] = getattr(value, "line", 1)
+        return load_catalog(shown, sql_dir, document=document)
 
     def resources(self, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         """``stripe`` and ``warehouse``: the key always, the URL when its variable is set, as ``EnvVar``."""
