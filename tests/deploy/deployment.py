@@ -1,11 +1,15 @@
-"""The deployment deploy/README.md describes, started for real: a gRPC code server, the webserver
-and one daemon, all on one PostgreSQL-backed Dagster instance built from deploy/dagster.yaml."""
+"""The deployment deploy/README.md describes, started for real: a gRPC code server run as the user
+code image runs it (the Dockerfile's CMD, ``dagster api grpc``), the webserver and one daemon finding
+it through deploy/workspace.yaml, all on one PostgreSQL-backed Dagster instance built from
+deploy/dagster.yaml."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +27,30 @@ from project_services import (
 )
 
 DEPLOY = ROOT / "deploy"
+DOCKERFILE = ROOT / "Dockerfile"
 INSTANCE_YAML = DEPLOY / "dagster.yaml"
 WORKSPACE_YAML = DEPLOY / "workspace.yaml"
 LOCATION = "stripe_reports"
 
 # The daemons a backfill needs: one turns it into runs, the other starts queued runs.
 REQUIRED_DAEMONS = ("BACKFILL", "QUEUED_RUN_COORDINATOR")
+
+
+def image_command() -> list[str]:
+    """The user code image's CMD (the Dockerfile's exec form): how the code server runs in production."""
+    [line] = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("CMD ")]
+    return list(json.loads(line.removeprefix("CMD ")))
+
+
+def code_server_command(port: int) -> list[str]:
+    """The image's CMD run from this checkout: the installed package's ``dagster``, on this machine's
+    loopback and ``port`` instead of 0.0.0.0:4000, this checkout instead of the image's directory."""
+    command = image_command()
+    here = {"-h": "127.0.0.1", "-p": str(port), "-d": str(ROOT)}
+    local = [str(BIN / command[0])]
+    for previous, argument in pairwise(command):
+        local.append(here.get(previous, argument))
+    return local
 
 
 def postgres_env(database_url: str) -> dict[str, str]:
@@ -96,18 +118,7 @@ def start_deployment(services: Services, env: Mapping[str, str]) -> Deployment:
     """The code server, then the webserver loading the location from it through deploy/workspace.yaml."""
     code_port, web_port = free_port(), free_port()
     env = {**env, "DAGSTER_CODE_SERVER_HOST": "127.0.0.1", "DAGSTER_CODE_SERVER_PORT": str(code_port)}
-    code_server = services.start(
-        "code-server",
-        [
-            str(BIN / "dagster"),
-            "code-server",
-            "start",
-            *("-m", "definitions", "-d", str(ROOT)),
-            *("-h", "127.0.0.1", "-p", str(code_port)),
-            *("--location-name", LOCATION),
-        ],
-        env,
-    )
+    code_server = services.start("code-server", code_server_command(code_port), env)
     health_check = [str(BIN / "dagster"), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(code_port)]
 
     def serving() -> bool:
