@@ -6,11 +6,19 @@ a backfill over 2026-07-10..2026-07-14 crosses it.
 
 from __future__ import annotations
 
+from datetime import date
+
 import dagster as dg
 import httpx
 from dagster_runs import Materialize, count_by_partition, failure_messages
+from pipeline_settings import API_KEY
 
+from pipelines.catalog import load_catalog
+from pipelines.partitions import partitions_for
+from pipelines.report_availability import apply_stripe_data_start
 from pipelines.resources import WarehouseResource
+from pipelines.stripe import StripeSettings
+from stripe_emulator.server import EmulatorServer
 
 REPORT_DATA_START = "2026-07-13T00:00:00Z"
 BEFORE = ["2026-07-10", "2026-07-11", "2026-07-12"]
@@ -67,3 +75,36 @@ def test_a_snapshot_on_the_first_day_of_data_is_loaded(
     assert result.success, failure_messages(result)
     assert sorted(count_by_partition(warehouse, "ending_balance_reconciliation_itemized_4")) == [VALID[0]]
     assert sorted(_observations(result)) == [BEFORE[-1]]
+
+
+def test_at_definitions_time_report_entries_start_at_stripes_data(emulator: EmulatorServer) -> None:
+    settings = StripeSettings(api_key=API_KEY, api_base=emulator.url, files_base=emulator.url)
+
+    catalog, note = apply_stripe_data_start(load_catalog(), settings)
+
+    first_keys = {
+        s.name: partitions_for(s).get_partition_keys()[0] for s in catalog.sources if s.name in STARTS
+    }
+    assert first_keys == STARTS
+    assert "balance_summary_1 starts at 2026-07-13, not 2026-01-01" in note
+    assert "data from 2026-07-13T00:00:00Z" in note
+    # Sigma queries keep their own start dates.
+    assert catalog.get("daily_activity_by_category").start_date == date(2026, 1, 1)
+
+
+def test_offline_the_catalogue_is_left_as_it_is_with_a_note() -> None:
+    catalog = load_catalog()
+
+    unchanged, note = apply_stripe_data_start(catalog, None)
+
+    assert unchanged == catalog
+    assert "not checked" in note and "STRIPE_API_KEY" in note
+
+
+STARTS = {
+    "balance_summary_1": "2026-07-13",
+    "balance_change_from_activity_new_york": "2026-07-13",  # New York's 13th starts at 04:00Z
+    "ending_balance_reconciliation_itemized_4": "2026-07-13",  # the 12th ends as the data starts: refused
+    "balance_summary_monthly": "2026-08-01",  # July starts before the data
+    "ending_balance_reconciliation_monthly": "2026-07-01",  # July's end is inside the data
+}
