@@ -19,4 +19,7 @@ export STRIPE_API_KEY="${STRIPE_API_KEY:-sk_test_51DevKeyForTheLocalEmulator0000
 export STRIPE_API_BASE="http://127.0.0.1:$emulator_port"
 export STRIPE_FILES_BASE="$STRIPE_API_BASE"
 
-.venv/bin/dagster dev -w workspace.yaml --host 127.0.0.1 --port "${DAGSTER_PORT:-3000}"
+dagster_port="${DAGSTER_PORT:-3000}"
+echo "Dagster UI http://127.0.0.1:$dagster_port (DAGSTER_PORT), Stripe emulator $STRIPE_API_BASE (EMULATOR_PORT)," \
+  "Dagster home $DAGSTER_HOME"
+.venv/bin/dagster dev -w workspace.yaml --host 127.0.0.1 --port "$dagster_port"
