@@ -144,11 +144,16 @@ class SlackSink:
     channel: str
     token: str
     name: str = "slack"
+    #: Slack's Web API unless set (a proxy in front of it).
+    api_url: str | None = None
 
     def send(self, alert: FailureAlert, text: str) -> None:
         from dagster_slack import SlackResource
 
-        SlackResource(token=self.token).get_client().chat_postMessage(channel=self.channel, text=text)
+        client = SlackResource(token=self.token).get_client()
+        if self.api_url:
+            client.base_url = self.api_url
+        client.chat_postMessage(channel=self.channel, text=text)
 
 
 @dataclass(frozen=True)

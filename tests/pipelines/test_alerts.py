@@ -31,15 +31,20 @@ class Receiver:
 
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
+        self.requests: list[tuple[str, dict[str, str]]] = []
         self.status = 200
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 receiver.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.requests.append((self.path, dict(self.headers)))
+                answer = b'{"ok": true}'  # Slack's Web API answer; webhooks ignore the body
                 self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -83,20 +88,24 @@ def _failed_run(
     return result
 
 
-def _tick(
-    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult
-) -> None:
+def _context(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> dg.RunFailureSensorContext:
+    """What the daemon hands the run-failure sensor for the failed run."""
     run = instance.get_run_by_id(result.run_id)
     assert run is not None
     [failure] = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
     assert failure.dagster_event is not None
-    context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name,
+    return dg.build_run_status_sensor_context(
+        sensor_name=alerts.ALERT_SENSOR,
         dagster_event=failure.dagster_event,
         dagster_instance=instance,
         dagster_run=run,
     ).for_run_failure()
-    sensor(context)
+
+
+def _tick(
+    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult
+) -> None:
+    sensor(_context(instance, result))
 
 
 def _shares_8_characters(text: str, secret: str) -> bool:
@@ -148,6 +157,25 @@ def test_an_alert_that_cannot_be_delivered_fails_the_tick_without_quoting_the_we
         _tick(sensor, instance, result)
 
     assert receiver.url.rsplit("/", 1)[1] not in str(raised.value)
+
+
+def test_slack_gets_the_same_message_through_dagster_slack(
+    tmp_path: Path, emulator: EmulatorServer, instance: dg.DagsterInstance, receiver: Receiver
+) -> None:
+    api_key = _random("sk_live_")
+    token = _random("xoxb-", 40)
+    result = _failed_run(tmp_path, emulator, instance, api_key)
+    alert = alerts.failure_alert(_context(instance, result))
+    slack = alerts.SlackSink("#stripe-reports", token, api_url=receiver.url.rsplit("/", 2)[0] + "/api/")
+
+    slack.send(alert, alert.text)
+
+    path, headers = receiver.requests[-1]
+    assert path == "/api/chat.postMessage"
+    assert headers["Authorization"] == f"Bearer {token}"
+    body = receiver.bodies[-1].decode()
+    assert "stripe-reports" in body and "payouts_itemized_3" in body and "Invalid API Key provided" in body
+    assert token not in body
 
 
 def test_alerts_are_off_until_a_destination_is_configured() -> None:
