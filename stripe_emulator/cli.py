@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--report-history-days",
         type=int,
         default=None,
-        help="days before data_load_time the Reporting API has data for (data_available_start; default: --days)",
+        help="days before data_load_time the Reporting API has data for (its data_available_start; "
+        "default: --days)",
     )
     serve.add_argument(
         "--data-load-time",

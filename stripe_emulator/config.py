@@ -70,7 +70,8 @@ class EmulatorConfig:
                 )
         if self.report_history_days is not None and not 1 <= self.report_history_days <= self.days:
             raise ValueError(
-                f"report_history_days must be between 1 and days ({self.days}), got {self.report_history_days}"
+                f"report_history_days must be between 1 and days ({self.days}), "
+                f"got {self.report_history_days}"
             )
         if self.download_url_ttl < 0:
             raise ValueError(f"download_url_ttl must not be negative, got {self.download_url_ttl}")
