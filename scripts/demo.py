@@ -1,14 +1,20 @@
 """`make demo`: the whole product on one machine, with nothing to configure.
 
 Starts the Stripe emulator on a free local port, points the project at it (only the base URL and
-key differ from production), materializes the last seven complete days of every asset into the
-embedded DuckDB warehouse (data/warehouse.duckdb) — one ranged Stripe job per asset where the
-report allows it — runs the reconciliation check, prints each table's rows per day and stops the
-emulator. Runs are recorded in data/dagster_home, so `make dev` shows them afterwards.
+key differ from production), lands the last complete days of every asset into the warehouse (the
+embedded DuckDB file data/warehouse.duckdb unless --warehouse names another) — one ranged Stripe job
+per asset where the report allows it — runs the reconciliation check, builds the example dbt project
+(examples/dbt_finance) on the landed tables, prints each table's rows per day and stops the emulator.
+Runs are named after what they do (land_<asset>, finance_dbt_daily, finance_dbt) and recorded in
+data/dagster_home, so `make dev` shows them afterwards.
+
+    make demo DEMO_ARGS="--days 3 --warehouse postgresql+psycopg://user:pass@localhost/db"
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import shutil
 import socket
@@ -17,15 +23,40 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DAYS = 7
+DEFAULT_DAYS = 7
+DBT_PROJECT = ROOT / "examples" / "dbt_finance"
 # Dagster's per-event console log is for `dagster dev`; the demo prints its own summary.
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 DEMO_KEY = "sk_test_51DemoKeyForTheLocalEmulator00000"
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The demo's options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=DEFAULT_DAYS,
+        help=f"complete days to land per asset (default {DEFAULT_DAYS})",
+    )
+    parser.add_argument(
+        "--warehouse",
+        metavar="URL",
+        default=None,
+        help="SQLAlchemy URL of the warehouse (default: WAREHOUSE_URL, else duckdb:///data/warehouse.duckdb)",
+    )
+    parser.add_argument("--no-dbt", action="store_true", help=f"do not build {DBT_PROJECT.relative_to(ROOT)}")
+    args = parser.parse_args(argv)
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     data = ROOT / "data"
@@ -34,6 +65,7 @@ def main() -> int:
     if not (home / "dagster.yaml").exists():
         shutil.copy(ROOT / "deploy" / "dagster.local.yaml", home / "dagster.yaml")
 
+    print("Starting the Stripe emulator (it generates the account's history first)...", flush=True)
     with _emulator(data) as url:
         os.environ.update(
             DAGSTER_HOME=str(home),
@@ -41,16 +73,38 @@ def main() -> int:
             STRIPE_API_BASE=url,
             STRIPE_FILES_BASE=url,
         )
-        os.environ.pop("WAREHOUSE_URL", None)
-        return _run()
+        if args.warehouse:
+            os.environ["WAREHOUSE_URL"] = args.warehouse
+        if args.no_dbt:
+            os.environ.pop("WAREHOUSE_DBT_PROJECT", None)
+        else:
+            os.environ.setdefault("WAREHOUSE_DBT_PROJECT", str(DBT_PROJECT))
+        return _run(args.days)
 
 
-def _run() -> int:
+def _landing_jobs(defs: Any, targets: list[Any]) -> Any:
+    """``land_<asset>`` jobs: the asset and the checks its own materialization evaluates."""
+    import dagster as dg
+
+    jobs = [
+        dg.define_asset_job(
+            f"land_{target.source.name}",
+            selection=dg.AssetSelection.assets(target.key).without_checks()
+            | dg.AssetSelection.checks(*target.own_checks),
+            description=f"Land days of {target.key.to_user_string()} from Stripe into the warehouse.",
+        )
+        for target in targets
+    ]
+    return dg.Definitions.merge(defs, dg.Definitions(jobs=jobs))
+
+
+def _run(days_wanted: int) -> int:
     # Imported here so the environment above is what the definitions see.
     import dagster as dg
 
     from definitions import defs as load_defs
 
+    print("Loading the definitions (the catalogue, and the dbt project's manifest)...", flush=True)
     defs = load_defs()
     from pipelines.automation import RANGE_END_TAG, RANGE_START_TAG, Target, complete_partitions
     from pipelines.catalog import load_catalog
@@ -58,31 +112,42 @@ def _run() -> int:
     from pipelines.freshness import FreshnessProbe
     from pipelines.partitions import CONNECTED_ACCOUNTS, partition_key
     from pipelines.resources import StripeResource
+    from pipelines.translator import asset_key
 
     catalog = load_catalog()
     instance = dg.DagsterInstance.get()
     stripe = StripeResource(
         api_key=DEMO_KEY, api_base=os.environ["STRIPE_API_BASE"], files_base=os.environ["STRIPE_FILES_BASE"]
     )
-    assets = {a.key.path[-1]: a for a in defs.assets}  # type: ignore[union-attr]
+    by_key = {key: a for a in defs.assets or [] for key in a.keys}  # type: ignore[union-attr]
+    targets = [Target(spec, by_key[asset_key(spec)]) for spec in catalog.sources]
+    defs = _landing_jobs(defs, targets)
     failures = 0
     started = time.monotonic()
+    landed_days: dict[str, list[str]] = {}
     with stripe.session() as session:
         accounts = sorted(a["id"] for a in session.client.list("/v1/accounts"))
         instance.add_dynamic_partitions(CONNECTED_ACCOUNTS.name or "", accounts)
         print(f"Stripe emulator at {os.environ['STRIPE_API_BASE']}; {len(accounts)} connected accounts.\n")
-        for spec in catalog.sources:
-            asset = assets[spec.name]
+        for target in targets:
+            spec = target.source
+            if isinstance(target.asset.partitions_def, dg.DynamicPartitionsDefinition):
+                # One partition per payout, which its sensor adds from the landed payouts table.
+                print(f"  skip   {spec.name}: partitioned by payout, not by day (see its sensor in make dev)")
+                continue
             fresh = FreshnessProbe(session).freshness(spec)
             loaded_until, label = fresh.loaded_until, fresh.label
-            days = complete_partitions(Target(spec, asset), loaded_until)[-DAYS:]
-            print(f"  {spec.name}: {label} is {loaded_until:%Y-%m-%d %H:%MZ}")
+            days = complete_partitions(target, loaded_until)[-days_wanted:]
+            landed_days[spec.name] = days
+            print(f"  {spec.name}: {label} is {loaded_until:%Y-%m-%d %H:%MZ}", flush=True)
+            if not days:
+                print(f"  skip   {spec.name}: no complete period yet")
+                continue
+            job = defs.resolve_job_def(f"land_{spec.name}")
             for account in accounts if spec.connect else [None]:
                 first, last = partition_key(account, days[0]), partition_key(account, days[-1])
-                result = dg.materialize(
-                    [asset],
+                result = job.execute_in_process(
                     instance=instance,
-                    resources=defs.resources,
                     tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
                     run_config=QUIET,
                     raise_on_error=False,
@@ -90,7 +155,7 @@ def _run() -> int:
                 status = "ok" if result.success else "FAILED"
                 failures += not result.success
                 who = f" [{account}]" if account else ""
-                print(f"  {status:6} {spec.name}{who}: {days[0]} .. {days[-1]}")
+                print(f"  {status:6} {job.name}{who}: {days[0]} .. {days[-1]}", flush=True)
 
     if reconciliation_pairs(catalog):
         job = defs.resolve_job_def("stripe_reconciliation")
@@ -103,20 +168,80 @@ def _run() -> int:
             )
             failures += not evaluation.passed
 
-    _print_row_counts(defs, catalog)
+    if os.environ.get("WAREHOUSE_DBT_PROJECT"):
+        failures += _build_dbt(defs, instance, landed_days, QUIET)
+        print("  (dbt's log: data/dbt.log)")
+
+    _print_row_counts(catalog, days_wanted)
     elapsed = time.monotonic() - started
-    print(f"\nDone in {elapsed:.0f}s; warehouse: data/warehouse.duckdb, runs: data/dagster_home.")
+    where = os.environ.get("WAREHOUSE_URL", "data/warehouse.duckdb")
+    print(f"\nDone in {elapsed:.0f}s; warehouse: {_hide_password(where)}, runs: data/dagster_home.")
     return 1 if failures else 0
 
 
-def _print_row_counts(defs, catalog) -> None:  # type: ignore[no-untyped-def]
-    print("\nRows per day, by table (the newest 7 complete days):")
-    with defs.resources["warehouse"].open() as warehouse:
+def _build_dbt(defs: Any, instance: Any, landed_days: dict[str, list[str]], run_config: Any) -> int:
+    """``dbt build`` through Dagster: the daily models for the landed days, then the others."""
+    from pipelines.automation import RANGE_END_TAG, RANGE_START_TAG
+
+    print(f"\ndbt ({os.environ['WAREHOUSE_DBT_PROJECT']}):", flush=True)
+    failures = 0
+    job_names = {job.name for job in defs.jobs or []}
+    days = landed_days.get("balance_change_from_activity_itemized_3") or []
+    runs: list[tuple[str, dict[str, str]]] = []
+    if "finance_dbt_daily" in job_names and days:
+        runs.append(("finance_dbt_daily", {RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]}))
+    runs.append(("finance_dbt", {}))
+    log = ROOT / "data" / "dbt.log"
+    for name, tags in runs:
+        # dbt's own log lines go to the run's log in the UI and to data/dbt.log, not the terminal.
+        with log.open("a") as out, contextlib.redirect_stdout(out):
+            result = defs.resolve_job_def(name).execute_in_process(
+                instance=instance, tags=tags, run_config=run_config, raise_on_error=False
+            )
+        failures += not result.success
+        models = sorted(
+            {e.asset_key.to_user_string() for e in result.get_asset_materialization_events() if e.asset_key}
+        )
+        checks = result.get_asset_check_evaluations()
+        passed = sum(c.passed for c in checks)
+        window = f" {tags[RANGE_START_TAG]} .. {tags[RANGE_END_TAG]}" if tags else ""
+        status = "ok" if result.success else "FAILED"
+        built = ", ".join(models) or "nothing built"
+        print(f"  {status:6} {name}{window}: {built} (dbt tests: {passed}/{len(checks)} passed)", flush=True)
+    return failures
+
+
+def _print_row_counts(catalog: Any, days_wanted: int) -> None:
+    print(f"\nRows per day, by table (the newest {min(days_wanted, 7)} complete days):")
+    from pipelines.resources import DEFAULT_WAREHOUSE_URL
+    from pipelines.warehouse import Warehouse
+
+    url = os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
+    with Warehouse(url, schema=os.environ.get("WAREHOUSE_SCHEMA", "stripe")) as warehouse:
         for spec in catalog.sources:
+            if warehouse.table_columns(spec.table) is None:
+                continue
             counts = warehouse.row_counts(spec.table)
-            days = sorted(counts)[-DAYS:]
+            days = sorted(counts)[-min(days_wanted, 7) :]
             cells = "  ".join(f"{day[5:]}:{counts[day]:>5}" for day in days)
             print(f"  {warehouse.schema}.{spec.table:<62} {cells}")
+        if os.environ.get("WAREHOUSE_DBT_PROJECT"):
+            import sqlalchemy as sa
+
+            print("\nRows per dbt model (schema finance):")
+            inspector = sa.inspect(warehouse.engine)
+            with warehouse.engine.connect() as connection:
+                for name in sorted(inspector.get_table_names(schema="finance")):
+                    count = connection.execute(
+                        sa.select(sa.func.count()).select_from(sa.table(name, schema="finance"))
+                    ).scalar_one()
+                    print(f"  finance.{name:<60} {count:>6}")
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 class _emulator:
