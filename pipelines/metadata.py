@@ -39,6 +39,8 @@ def partition_metadata(
         "file_bytes": day_file_bytes(chunk, partition),
         "stripe_run": dg.MetadataValue.text(stripe_run_summary(chunk)),
     }
+    if not partition.timed:
+        del metadata["window"]  # a payout's partition is its key, not a span of time
     if partition.account is not None:
         metadata["connected_account"] = partition.account
     if preview is not None:

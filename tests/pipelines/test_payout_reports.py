@@ -62,6 +62,9 @@ def test_landed_paid_payouts_become_partitions_and_each_report_reconciles_one_de
     for payout in (one, other, one):  # the first payout again: replaced, not duplicated
         result = materialize(BY_ID, payout)
         assert result.success, failure_messages(result)
+    [materialization] = result.asset_materializations_for_node(f"stripe__{BY_ID}")
+    assert materialization.partition == one
+    assert "window" not in materialization.metadata  # a payout is not a span of time
     assert control.get("/stats").json()["runs_created"]["report_run"] == runs_before + 3
 
     by_payout = _by_payout(warehouse, BY_ID, "automatic_payout_id")
