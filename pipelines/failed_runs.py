@@ -130,9 +130,11 @@ class FailedRuns:
         step = target.asset.node_def.name
         for record in self._failed_records():
             run = record.dagster_run
+            if run.asset_selection and target.key not in run.asset_selection:
+                continue
             steps = self._steps(run.run_id)
-            selected = bool(run.asset_selection) and target.key in run.asset_selection
-            if step not in steps and not selected:
+            # A run that selected the asset but has no failed step for it died before the step ran.
+            if step not in steps and not run.asset_selection:
                 continue
             partitions = _run_partitions(target, run.tags)
             if not partitions:
