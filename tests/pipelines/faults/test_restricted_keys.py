@@ -8,15 +8,19 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from pipeline_settings import FAST_RETRIES
+from pipeline_settings import FAST_RETRIES, open_warehouse
 
+from pipelines.automation import PAYOUT_COLUMNS
 from pipelines.partitions import partition_key
 from pipelines.project import build_definitions
+from pipelines.sources import PayoutReportSource
+from pipelines.sources.payout_report import paid_payouts
 from pipelines.stripe.errors import PermissionDeniedError
 
 from .conftest import Harness
 
 NEWEST_DAY = "2026-11-09"  # the saved-query path runs for the newest complete day only
+NEWEST_MONTH = "2026-10-01"
 KEY = "rk_test_51Zq4Wm8Xt2Kv6Rn9Bp3Ly7Hc5Dj0a1b2"
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "stripe-permissions.md"
 
@@ -60,6 +64,13 @@ def test_a_key_with_the_minimum_permissions_runs_every_asset_of_the_catalogue(ha
 
     for spec in harness.catalog.sources:
         partitions = [partition_key(a, NEWEST_DAY) for a in accounts] if spec.connect else [NEWEST_DAY]
+        if spec.period == "month":
+            partitions = [NEWEST_MONTH]
+        if isinstance(spec, PayoutReportSource):  # a payout of the payouts landed above
+            paid = paid_payouts(open_warehouse(harness.warehouse).rows(spec.payouts_from, PAYOUT_COLUMNS))
+            assert paid, spec.payouts_from
+            harness.instance.add_dynamic_partitions(spec.partitions_name, paid[:1])
+            partitions = paid[:1]
         for partition in partitions:
             attempt = harness.run(spec.name, partition, api_key=KEY)
             assert attempt.success, f"{spec.name} {partition}: {attempt.messages}"
