@@ -1,12 +1,21 @@
-r"""PostgreSQL: ``COPY ... FROM STDIN`` (psycopg 3) into a typed temporary table, then ``INSERT ... SELECT``.
+r"""PostgreSQL: ``COPY ... FROM STDIN`` (psycopg 3) straight into the table, inside the load's transaction.
 
-The file is streamed in chunks, so memory does not grow with its size. Staging first means a file
-that does not parse, or has rows outside every window, fails before anything is deleted.
+The file goes through :mod:`pipelines.warehouse.copy_stream` on its way: each record leaves with
+its window key and the load's constant columns appended, so the server reads the file once, into
+the table. Everything the load checks is checked before the commit (rows per window, row
+accounting, unique values), so a failure rolls the whole transaction back and leaves the table as
+it was. Rewriting runs in a thread of its own while the server reads the previous buffer.
 
-COPY reads CSV with two rules of its own, so two kinds of line are edited on the way (found by the
-scan, never inside a quoted field): a record that is exactly ``\.`` is COPY's end-of-data marker
-(PostgreSQL before 18 silently stops reading there), so it is sent quoted, ``"\."``, the same
-value; a blank line, which DuckDB and the portable path skip, COPY refuses, so it is left out.
+A file the rewriting cannot vouch for (a decimal PostgreSQL would round, a record outside every
+window, a split value in another spelling, a record COPY refuses) takes the careful path instead,
+from a savepoint: COPY into a typed temporary table (decimals unconstrained), one pass over it
+(rows per window, decimals the column would round or cannot hold), then ``INSERT ... SELECT``.
+
+On that path COPY reads CSV with two rules of its own, so two kinds of line are edited on the way
+(found by the scan, never inside a quoted field): a record that is exactly ``\.`` is COPY's
+end-of-data marker (PostgreSQL before 18 silently stops reading there), so it is sent quoted,
+``"\."``, the same value; a blank line, which DuckDB and the portable path skip, COPY refuses, so
+it is left out. The rewritten stream has neither.
 """
 
 from __future__ import annotations
@@ -22,6 +31,15 @@ from psycopg import sql
 from sqlalchemy.sql import quoted_name
 
 from pipelines.warehouse.bulk import ROWCOUNT, BulkLoad
+from pipelines.warehouse.copy_stream import (
+    CopyStream,
+    NotStreamable,
+    StreamLayout,
+    csv_field,
+    layout_for,
+    prefetched,
+    streamable,
+)
 from pipelines.warehouse.identifiers import PARTITION_COLUMN
 from pipelines.warehouse.logical_types import LogicalType
 
@@ -30,9 +48,13 @@ _STAGE = "_warehouse_stage"
 
 
 class PostgresLoad(BulkLoad):
-    """COPY into a temporary staging table (dropped at commit), then one INSERT ... SELECT."""
+    """COPY of the rewritten file into the table; or, for a file the rewriting cannot vouch for,
+    COPY into a temporary staging table (dropped at commit), then one INSERT ... SELECT."""
 
     _stage: sa.Table
+    _layout: StreamLayout | None = None
+    _constants: dict[str, str | None]  # constant columns sent in the stream, as text
+    _defaults: dict[str, str | None]  # constant columns given as defaults during the COPY
 
     def ensure_indexes(self, conn: sa.Connection) -> None:
         # _partition: deletes find a window's rows through it instead of scanning the whole table.
@@ -58,6 +80,97 @@ class PostgresLoad(BulkLoad):
                 sa.Index(None, target.c[name]).create(conn)
 
     def prepare(self, conn: sa.Connection) -> None:
+        # Year-first reading of dates: '01/02/2026' fails instead of meaning what DateStyle says.
+        conn.execute(sa.text("SET LOCAL DateStyle TO 'ISO, YMD'"))
+        self._layout = self._stream_layout(conn)
+        if self._layout is None:
+            self._stage_file(conn)
+
+    def insert(self, conn: sa.Connection) -> int:
+        if self._layout is not None:
+            savepoint = conn.begin_nested()
+            try:
+                inserted = self._copy_into_target(conn, self._layout)
+            except (NotStreamable, psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat):
+                # Nothing of the attempt stays; the careful path gives the file its verdict.
+                savepoint.rollback()
+                self._stage_file(conn)
+            else:
+                savepoint.commit()
+                return inserted
+        return self._insert_from_stage(conn)
+
+    def _stream_layout(self, conn: sa.Connection) -> StreamLayout | None:
+        """How the file can be rewritten on its way into the table, or None (the careful path)."""
+        plan = self.plan
+        if streamable(plan.split) is not None:
+            return None
+        decimals = {
+            name: type_.scale
+            for name, type_ in plan.file_types.items()
+            if type_.kind == "decimal" and type_.scale is not None
+        }
+        # The constants as PostgreSQL itself writes them in their column types, so COPY reads back
+        # exactly the values an INSERT would have stored.
+        expressions = plan.constant_expressions()
+        texts = conn.execute(sa.select(*(sa.cast(value, sa.Text) for _, value in expressions))).one()
+        constants = {name: text for (name, _), text in zip(expressions, texts, strict=True)}
+        self._constants, self._defaults = constants, {}
+        if plan.create:
+            # A table this transaction created is seen by no one else, so its constant columns can
+            # take their values as column defaults during the COPY (dropped again before the
+            # commit): the server then parses no constant timestamps row after row.
+            self._constants, self._defaults = {}, constants
+        stream = b"".join(b"," + csv_field(text) for text in self._constants.values())
+        return layout_for(plan.file_columns, plan.split, decimals, stream)
+
+    def _copy_into_target(self, conn: sa.Connection, layout: StreamLayout) -> int:
+        plan = self.plan
+        target = plan.target
+        file_columns = [sql.Identifier(name) for name in plan.file_columns]
+        columns = [*file_columns, sql.Identifier(PARTITION_COLUMN)]
+        columns += [sql.Identifier(name) for name in self._constants]
+        table = (
+            sql.Identifier(str(target.schema), str(target.name))
+            if target.schema
+            else sql.Identifier(str(target.name))
+        )
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        defaults = [
+            sql.SQL("ALTER COLUMN {} SET DEFAULT {}::{}").format(
+                sql.Identifier(name),
+                sql.Literal(text),
+                sql.SQL(target.c[name].type.compile(dialect=conn.dialect)),
+            )
+            for name, text in self._defaults.items()
+            if text is not None
+        ]
+        if defaults:
+            raw.execute(sql.SQL("ALTER TABLE {} {}").format(table, sql.SQL(", ").join(defaults)))
+        # FORCE_NULL: a quoted empty field is NULL too, as in every other path.
+        copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, FORCE_NULL ({}))").format(
+            table, sql.SQL(", ").join(columns), sql.SQL(", ").join(file_columns)
+        )
+        stream = CopyStream(plan.csv.path, layout)
+        with raw.cursor() as cursor:
+            with cursor.copy(copy) as writer, prefetched(stream.chunks()) as chunks:
+                for chunk in chunks:
+                    writer.write(chunk)
+            inserted = cursor.rowcount
+        if defaults:
+            dropped = [
+                sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(name))
+                for name, text in self._defaults.items()
+                if text is not None
+            ]
+            raw.execute(sql.SQL("ALTER TABLE {} {}").format(table, sql.SQL(", ").join(dropped)))
+        if stream.records != plan.scan.records:
+            raise NotStreamable("the rewriting and the scan count the records differently")
+        return inserted
+
+    def _stage_file(self, conn: sa.Connection) -> None:
+        """COPY the file into the staging table and check it there, before anything is inserted."""
         plan = self.plan
         self._stage = sa.Table(
             quoted_name(_STAGE, quote=True),
@@ -70,8 +183,6 @@ class PostgresLoad(BulkLoad):
             postgresql_on_commit="DROP",
         )
         self._stage.create(conn)
-        # Year-first reading of dates: '01/02/2026' fails instead of meaning what DateStyle says.
-        conn.execute(sa.text("SET LOCAL DateStyle TO 'ISO, YMD'"))
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in plan.file_columns)
         # FORCE_NULL: a quoted empty field is NULL too, as in every other path.
         copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true, FORCE_NULL ({}))").format(
@@ -129,7 +240,7 @@ class PostgresLoad(BulkLoad):
         edits += [(offset, length, b"") for offset, length in scan.blank_lines]
         return sorted(edits)
 
-    def insert(self, conn: sa.Connection) -> int:
+    def _insert_from_stage(self, conn: sa.Connection) -> int:
         plan = self.plan
         values: list[tuple[str, sa.ColumnElement[Any]]] = [
             (name, self._stage.c[name]) for name in plan.file_columns

@@ -53,7 +53,9 @@ def main() -> None:
 
         @sa.event.listens_for(wh.engine, "after_cursor_execute")
         def after_execute(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-            if statement.lstrip().upper().startswith("INSERT INTO"):
+            # The windows' delete: the rows go in after it (INSERT, or COPY on PostgreSQL's
+            # driver connection, which SQLAlchemy does not see), before the commit.
+            if statement.lstrip().upper().startswith(("INSERT INTO", "DELETE FROM")):
                 inserted.append(True)
 
         # SQLAlchemy's commit event fires just before the database commit: the load's transaction
