@@ -22,6 +22,7 @@ from pipelines.warehouse import Periods, Warehouse
 
 CLOSED_PERIOD_CHECK = "closed_period_unchanged"
 CLOSE_MONTH_JOB = "close_month"
+CLOSE_MONTH_OP = "record_month_close"
 _SHOWN = 10
 
 
@@ -92,7 +93,7 @@ def build_close_month_job(catalog: Catalog, keys: Sequence[dg.AssetKey]) -> dg.J
     by_name = dict(zip((s.name for s in catalog.sources), keys, strict=True))
 
     @dg.op(
-        name="close_month",
+        name=CLOSE_MONTH_OP,
         description="Closes a month of the named assets' tables (every asset when none is named).",
     )
     def _close(

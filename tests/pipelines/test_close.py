@@ -12,7 +12,7 @@ from dagster_runs import Materialize
 from pipeline_settings import open_warehouse
 
 from pipelines.cli import main
-from pipelines.close import CLOSE_MONTH_JOB, CLOSED_PERIOD_CHECK
+from pipelines.close import CLOSE_MONTH_JOB, CLOSE_MONTH_OP, CLOSED_PERIOD_CHECK
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import Periods
 
@@ -42,7 +42,7 @@ def _close_job(
 ) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def(CLOSE_MONTH_JOB)
     return job.execute_in_process(
-        run_config={"ops": {"close_month": {"config": {"month": MONTH, **config}}}},
+        run_config={"ops": {CLOSE_MONTH_OP: {"config": {"month": MONTH, **config}}}},
         instance=instance,
         resources=defs.resources,
         raise_on_error=False,

@@ -121,9 +121,12 @@ def test_a_third_kind_lands_a_ranged_backfill_through_the_unchanged_factory(tmp_
         "2026-03-09",
     ]
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
-    assert checks == {"expected_columns": True, "unique_id": True}
+    assert checks == {"expected_columns": True, "unique_id": True, "closed_period_unchanged": True}
     with Warehouse(url) as warehouse:
         assert warehouse.row_counts("toy_exports") == {"2026-03-07": 1, "2026-03-08": 1, "2026-03-09": 1}
     assert asset.group_names_by_key[asset.key] == "toy_exports"
     assert asset.owners_by_key[asset.key] == ["team:finance"]
-    assert {s.name for s in defs.sensors or []} == {"toy_exports_freshness"}
+    # Its own freshness sensor; the sensors over every kind (settling, deadlines) take it unchanged.
+    sensors = {s.name: s for s in defs.sensors or []}
+    assert "toy_exports_freshness" in sensors
+    assert asset.key in sensors["stripe_settling"].asset_selection.resolve([asset])
