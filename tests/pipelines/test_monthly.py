@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from dagster_runs import Materialize, count_by_partition, failure_messages, rows
 from pipeline_settings import open_warehouse
 
+from pipelines.automation import RANGE_END_TAG
 from pipelines.catalog import load_catalog
 from pipelines.monthly import MONTHLY_EQUALS_DAILY
 from pipelines.partition_windows import PartitionWindow, chunks
@@ -195,3 +196,10 @@ def test_the_monthly_schedule_requests_a_month_once_stripe_has_its_end(
     # The same run key on every morning of November: Dagster launches October once.
     assert sorted(run_key for *_, run_key in later) == sorted(run_key for *_, run_key in first)
     assert all("2026-11" not in (key or "") for _, key, _ in first)
+
+    # The freshness sensor's first tick, too, asks for complete months only, ending with October.
+    sensor = defs.resolve_sensor_def("stripe_reports_freshness")
+    with dg.build_sensor_context(instance=instance, resources=defs.resources, definitions=defs) as context:
+        tick = sensor(context)
+    monthly = [r for r in tick.run_requests if r.asset_selection == [dg.AssetKey(["stripe", MONTHLY])]]
+    assert [r.tags.get(RANGE_END_TAG, r.partition_key) for r in monthly] == [OCTOBER]
