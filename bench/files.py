@@ -34,6 +34,10 @@ DAYS = 31
 INTERVAL_END = DATA_LOAD_TIME.replace(hour=0)
 INTERVAL_START = INTERVAL_END - timedelta(days=DAYS)
 _CALIBRATION_SCALE = 2_000
+#: The largest file the emulator computes itself. Its in-memory data grows with the scale (about
+#: 0.7 GB per 1,000 of scale for this month), so a 1M-row month (scale ~33,000) would need ~23 GB; a
+#: larger file is this one with each record repeated, its balance transaction id made unique.
+GENERATED_MAX_ROWS = 100_000
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
 
 
@@ -50,6 +54,7 @@ class ReportFile:
     days: int
     data_load_time: str
     generated: bool  # False when the file came from the cache
+    copies: int = 1  # each record of the emulator's file this many times (see GENERATED_MAX_ROWS)
 
     @property
     def megabytes(self) -> float:
@@ -119,7 +124,16 @@ def report_files(
             files[target] = cached
     if missing:
         rows_per_scale_day = _calibrate(spec, cache_dir)
-        for target in missing:
+        for target in sorted(missing):
+            if target > GENERATED_MAX_ROWS:
+                base = report_files([GENERATED_MAX_ROWS], cache_dir=cache_dir, log=log)[GENERATED_MAX_ROWS]
+                copies = max(1, round(target / base.rows))
+                log(
+                    f"writing the {size_label(target)}-row file ({base.label}-row file, "
+                    f"each record {copies} times) ..."
+                )
+                files[target] = _repeat(target, base, copies, spec, cache_dir)
+                continue
             scale = max(1, round(target / (rows_per_scale_day * DAYS)))
             log(f"generating the {size_label(target)}-row file (emulator scale {scale}) ...")
             files[target] = _generate(target, scale, spec, cache_dir)
@@ -160,6 +174,8 @@ def _cached(target: int, spec: ReportSource, cache_dir: Path) -> ReportFile | No
         return None
     if meta.get("identity") != _identity(spec) or meta.get("bytes") != path.stat().st_size:
         return None
+    if target > GENERATED_MAX_ROWS and "copies" not in meta:
+        return None
     return ReportFile(
         label=size_label(target),
         path=path,
@@ -170,6 +186,7 @@ def _cached(target: int, spec: ReportSource, cache_dir: Path) -> ReportFile | No
         days=DAYS,
         data_load_time=DATA_LOAD_TIME.isoformat(),
         generated=False,
+        copies=int(meta.get("copies", 1)),
     )
 
 
@@ -214,11 +231,55 @@ def _generate(target: int, scale: int, spec: ReportSource, cache_dir: Path) -> R
     )
 
 
+def _repeat(target: int, base: ReportFile, copies: int, spec: ReportSource, cache_dir: Path) -> ReportFile:
+    """``base`` with each record written ``copies`` times in a row (file order, so day order, kept),
+    copy ``n`` of a record with ``-n`` appended to its first field (its balance transaction id)."""
+    import csv
+
+    path, meta_path = _paths(target, cache_dir)
+    partial = path.with_name(f".{path.name}.partial")
+    rows = 0
+    with (
+        base.path.open(newline="", encoding="utf-8") as source,
+        partial.open("w", newline="", encoding="utf-8") as out,
+    ):
+        reader = csv.reader(source)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(next(reader))
+        for record in reader:
+            for copy in range(copies):
+                writer.writerow([f"{record[0]}-{copy}", *record[1:]] if copy else record)
+            rows += copies
+    os.replace(partial, path)
+    size = path.stat().st_size
+    meta = {
+        "identity": _identity(spec),
+        "rows": rows,
+        "bytes": size,
+        "scale": base.scale,
+        "copies": copies,
+    }
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    return ReportFile(
+        label=size_label(target),
+        path=path,
+        rows=rows,
+        bytes=size,
+        scale=base.scale,
+        seed=SEED,
+        days=DAYS,
+        data_load_time=DATA_LOAD_TIME.isoformat(),
+        generated=True,
+        copies=copies,
+    )
+
+
 def describe(file: ReportFile) -> str:
     """One line about a file, for the benchmark's header."""
     origin = "generated" if file.generated else "cached"
     where = file.path.relative_to(ROOT) if file.path.is_relative_to(ROOT) else file.path
+    repeated = f", each record x{file.copies}" if file.copies > 1 else ""
     return (
-        f"{file.label:>5}: {file.rows:>9,} rows, {file.megabytes:7.1f} MB, emulator scale {file.scale:,} "
-        f"({origin}: {where})"
+        f"{file.label:>5}: {file.rows:>9,} rows, {file.megabytes:7.1f} MB, emulator scale {file.scale:,}"
+        f"{repeated} ({origin}: {where})"
     )

@@ -36,6 +36,7 @@ from bench.end_to_end import emulator
 from bench.files import (
     CACHE_DIR,
     DAYS,
+    GENERATED_MAX_ROWS,
     INTERVAL_END,
     INTERVAL_START,
     REPORT_TYPE,
@@ -113,7 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sizes = sorted({parse_size(text) for text in args.sizes.split(",")})
     to_sql_max = parse_size(args.to_sql_max_rows)
-    end_to_end_size = parse_size(args.end_to_end_size) if args.end_to_end_size else sizes[-1]
+    # The emulator serves the end-to-end report, so it must compute it: at most GENERATED_MAX_ROWS.
+    end_to_end_size = (
+        parse_size(args.end_to_end_size)
+        if args.end_to_end_size
+        else max([size for size in sizes if size <= GENERATED_MAX_ROWS] or [min(sizes)])
+    )
     cache_dir = Path(args.cache_dir).resolve()
 
     _print_header(args, sizes)
@@ -165,7 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL paths")
     parser.add_argument("--no-end-to-end", action="store_true", help="skip the end-to-end run over HTTP")
     parser.add_argument(
-        "--end-to-end-size", default="", help="rows of the end-to-end report (default: the largest size)"
+        "--end-to-end-size",
+        default="",
+        help="rows of the end-to-end report (default: the largest size the emulator computes itself)",
     )
     parser.add_argument(
         "--cache-dir", default=str(CACHE_DIR), help="where generated files are kept (default data/bench)"
