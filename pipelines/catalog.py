@@ -39,6 +39,7 @@ from pipelines.catalog_schema import (
     validate,
 )
 from pipelines.errors import CatalogError, SigmaSqlError
+from pipelines.metadata_columns import is_metadata_column, warehouse_name
 from pipelines.settling import DEFAULT_SETTLING_DAYS
 from pipelines.sigma_sql import parse_query
 from pipelines.sources import (
@@ -251,6 +252,7 @@ def _report(
     extra = _per_payout(entry, interval, kind, place)
     if extra:
         kind = PayoutReportSource
+    landed, stripe_columns = _landed_columns(columns, kind, place)
     source = kind(
         origin=place.at(),
         name=name,
@@ -258,7 +260,8 @@ def _report(
         table=entry.table or name,
         description=entry.description or known.name or report_type,
         interval=interval,
-        columns=tuple(Column(column, kind) for column, kind in columns.items()),
+        columns=landed,
+        stripe_columns=stripe_columns,
         split_column=split_column,
         unique_column=unique_column,
         parameters=parameters,
@@ -269,6 +272,34 @@ def _report(
         **settings,
     )
     return source, place
+
+
+def _landed_columns(
+    columns: Mapping[str, str], kind: type[ReportSource], place: Place
+) -> tuple[tuple[Column, ...], dict[str, str]]:
+    """The columns as the table holds them (metadata columns under their warehouse names), and the
+    name Stripe knows each renamed one by; two columns landing under one name are refused."""
+    landed: dict[str, Column] = {}
+    written: dict[str, str] = {}
+    stripe_columns: dict[str, str] = {}
+    for column, type_ in columns.items():
+        name = warehouse_name(column) if is_metadata_column(column) else column
+        if name in landed:
+            raise place.error(
+                f"`{column}` and `{written[name]}` would both land as the column `{name}`; keep one of them",
+                "columns",
+                column,
+            )
+        landed[name], written[name] = Column(name, type_), column
+        if name != column:
+            stripe_columns[name] = column
+    if stripe_columns and issubclass(kind, DataReportSource):
+        raise place.error(
+            f"`{next(iter(stripe_columns.values()))}`: metadata columns are asked for by name in v1 report "
+            "runs; /v2/data report runs return the report's own columns. Set `api: v1` on this entry",
+            "columns",
+        )
+    return tuple(landed.values()), stripe_columns
 
 
 def _per_payout(entry: ReportEntry, interval: str, kind: type[ReportSource], place: Place) -> dict[str, str]:

@@ -30,6 +30,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Pla
 
 from pipelines.errors import CatalogError
 from pipelines.lineage import ACCOUNT_COLUMN, FRESHNESS_COLUMN, RUN_ID_COLUMN
+from pipelines.metadata_columns import warehouse_name
 from pipelines.settling import MAX_SETTLING_DAYS
 from pipelines.warehouse.identifiers import RESERVED_COLUMNS, check_identifier
 from pipelines.warehouse.logical_types import parse_type
@@ -96,6 +97,14 @@ def _column_name(value: object) -> str:
     if name in _ADDED_COLUMNS:
         raise ValueError(f"column {name!r} is one the pipeline adds to every table; rename it")
     return name
+
+
+def _report_column_name(value: object) -> str:
+    # Metadata columns keep Stripe's name here; the catalogue lands them under warehouse_name().
+    if isinstance(value, str) and "[" in value:
+        warehouse_name(value)
+        return value
+    return _column_name(value)
 
 
 def _column_type(value: object) -> str:
@@ -222,6 +231,8 @@ AssetName = Annotated[str, PlainValidator(asset_name)]
 ColumnName = Annotated[str, PlainValidator(_column_name)]
 ColumnType = Annotated[str, PlainValidator(_column_type)]
 Columns = Annotated[dict[ColumnName, ColumnType], BeforeValidator(_names_are_text_columns)]
+ReportColumnName = Annotated[str, PlainValidator(_report_column_name)]
+ReportColumns = Annotated[dict[ReportColumnName, ColumnType], BeforeValidator(_names_are_text_columns)]
 TimeZone = Annotated[str, PlainValidator(_time_zone)]
 Day = Annotated[date, PlainValidator(_date)]
 Days = Annotated[int, AfterValidator(_days)]
@@ -280,7 +291,7 @@ class ReportEntry(EntrySettings):
 
     report_type: str
     name: AssetName | None = None
-    columns: Columns | None = None
+    columns: ReportColumns | None = None
     column_types: dict[ColumnName, ColumnType] | None = None
     split_column: ColumnName | None = None
     unique_column: ColumnName | None = None

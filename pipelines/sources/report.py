@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pipelines.freshness import Freshness, FreshnessProbe
 from pipelines.partition_windows import PartitionWindow
 from pipelines.sources.base import JobRequest, Source
-from pipelines.stripe import FinishedRun, StripeSession
+from pipelines.stripe import DownloadedFile, FinishedRun, StripeSession
 from pipelines.warehouse import Column
+from pipelines.warehouse.csv_file import rename_header
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +39,9 @@ class ReportSource(Source):
     interval: Literal["range", "end"] = "range"
     parameters: Mapping[str, str] = field(default_factory=dict)
     connected_account_type: bool = False
+    #: Warehouse name -> the name Stripe knows a column by, for metadata columns
+    #: (``payment_metadata__order_id`` -> ``payment_metadata[order_id]``).
+    stripe_columns: Mapping[str, str] = field(default_factory=dict)
 
     def stripe_account(self, account: str | None) -> str | None:
         """``connected_account_*`` types run on the platform and name the account as a parameter."""
@@ -83,13 +88,21 @@ class ReportSource(Source):
         parameters: dict[str, Any] = {"interval_end": int(end.timestamp())}
         if self.interval == "range":
             parameters["interval_start"] = int(start.timestamp())
-        parameters["columns"] = [c.name for c in self.columns]
+        parameters["columns"] = [self.stripe_columns.get(c.name, c.name) for c in self.columns]
         if self.timezone != "UTC":
             parameters["timezone"] = self.timezone
         parameters.update(self.parameters)
         if account is not None and self.connected_account_type:
             parameters["connected_account"] = account
         return parameters
+
+    def download(self, session: StripeSession, run: Any, dest: Path, account: str | None) -> DownloadedFile:
+        """The run's file, with metadata columns renamed to their warehouse names in its header."""
+        downloaded = super().download(session, run, dest, account)
+        if not self.stripe_columns:
+            return downloaded
+        rename_header(downloaded.path, {stripe: name for name, stripe in self.stripe_columns.items()})
+        return DownloadedFile(downloaded.path, downloaded.path.stat().st_size)
 
     def facts(self) -> dict[str, str]:
         """The table, zone and report type, and the column that splits a file into days."""

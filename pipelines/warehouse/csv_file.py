@@ -9,7 +9,10 @@ the same rules and the same wording (file, line, reason) on every database.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator, Sequence
+import io
+import os
+import shutil
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,46 @@ def read_header(path: Path | str) -> tuple[str, ...]:
             raise MalformedFileError(path, 1, f"column {name} appears twice in the header")
         seen.add(name)
     return header
+
+
+def rename_header(path: Path | str, renames: Mapping[str, str]) -> None:
+    """Rename columns in the header of a CSV file (``renames``: old name -> new), records untouched.
+
+    For columns whose names at the source are not identifiers (Stripe's ``payment_metadata[key]``):
+    the header is rewritten and the records are copied after it byte for byte, through a file
+    beside ``path`` that then replaces it. Raises MalformedFileError for an empty file or a header
+    spanning lines.
+    """
+    path = Path(path)
+    staging = path.with_name(path.name + ".header")
+    with path.open("rb") as source:
+        first = source.readline()
+        try:
+            text = first.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise MalformedFileError(path, 1, "the header is not valid UTF-8") from None
+        ending = text[len(text.rstrip("\r\n")) :]
+        try:
+            records = list(csv.reader([text.rstrip("\r\n")], strict=True)) if text.strip() else []
+        except csv.Error:
+            raise MalformedFileError(path, 1, "the header does not end on its first line") from None
+        if len(records) != 1:
+            raise MalformedFileError(
+                path, 1, "the file is empty; a header row naming the columns is expected"
+            )
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator=ending).writerow([renames.get(name, name) for name in records[0]])
+        try:
+            with staging.open("wb") as out:
+                out.write(buffer.getvalue().encode("utf-8"))
+                shutil.copyfileobj(source, out, _COPY_CHUNK)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+    os.replace(staging, path)
+
+
+_COPY_CHUNK = 1024 * 1024
 
 
 class CsvFile:

@@ -52,6 +52,7 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
             cu.id AS customer_id, cu.email AS customer_email, cu.name AS customer_name,
             cu.description AS customer_description, {customer},
             ch.id AS charge_id, ch.created AS charge_created, ch._is_link AS is_link,
+            ch._metadata AS payment_metadata,
             ch.statement_descriptor, {charge},
             inv.id AS invoice_id, inv._number AS invoice_number,
             {RAW_SCHEMA}.sidn('sub_', bt._subscription_u) AS subscription_id,
@@ -100,7 +101,8 @@ def run_report(
         if spec.summary:
             sql = _summary_sql(request, filters)
         else:
-            sql, uses = _itemized_sql(request, filters)
+            sql, uses, keys = _itemized_sql(request, filters)
+            params.update(keys)
             if "tz" in uses:
                 params["tz"] = request.timezone
             if "dlt" in uses:
@@ -192,8 +194,18 @@ def _itemized_column(column: str, request: ReportRequest) -> str:
     return f"l.{column}"
 
 
-def _itemized_sql(request: ReportRequest, filters: list[str]) -> tuple[str, set[str]]:
-    projections = [f"{_itemized_column(c, request)} AS {_quote(c)}" for c in request.columns]
+def _itemized_sql(request: ReportRequest, filters: list[str]) -> tuple[str, set[str], dict[str, str]]:
+    """The query, the run parameters it uses, and the JSON paths of its metadata keys (bound)."""
+    projections = []
+    keys: dict[str, str] = {}
+    for column in request.columns:
+        if column.startswith("payment_metadata[") and METADATA_COLUMN.match(column):
+            name = f"metadata_key_{len(keys)}"
+            keys[name] = '$."' + column[len("payment_metadata[") : -1] + '"'
+            expression = f"json_extract_string(l.payment_metadata, ${name})"
+        else:
+            expression = _itemized_column(column, request)
+        projections.append(f"{expression} AS {_quote(column)}")
     body = ", ".join(projections)
     uses = {name for name in ("tz", "dlt") if f"${name}" in body}
     sql = (
@@ -202,7 +214,7 @@ def _itemized_sql(request: ReportRequest, filters: list[str]) -> tuple[str, set[
         f"LEFT JOIN {RAW_SCHEMA}.accounts AS cp ON cp.id = l.connected_account_id "
         f"WHERE {' AND '.join(filters)} ORDER BY {_ORDER[request.spec.kind]}"
     )
-    return sql, uses
+    return sql, uses, keys
 
 
 def _summary_sql(request: ReportRequest, filters: list[str]) -> str:

@@ -38,7 +38,7 @@ from stripe_emulator.datagen.customers import Customers
 from stripe_emulator.datagen.lifecycle import Lifecycle, first_invoice_payload
 from stripe_emulator.datagen.randomness import U64, choice, key
 from stripe_emulator.datagen.reference import DAY, FAILURE_CODES, FAILURE_MESSAGES
-from stripe_emulator.datagen.tables.payments import CHARGE_DESCRIPTION_SQL
+from stripe_emulator.datagen.tables.payments import CHARGE_DESCRIPTION_SQL, PAYMENT_METADATA_SQL
 from stripe_emulator.datagen.tables.writer import TableWriter, categorical, timestamps
 
 _CHECKOUT_SHARE = 0.7  # of subscription sign-ups made through Checkout (the rest through the API)
@@ -122,7 +122,8 @@ def _write_payment_intents(
         "descriptor AS statement_descriptor, sid('ch_', first_u) AS _first_charge_id, "
         "sidn('ch_', success_u) AS _succeeded_charge_id, succeeded_at AS _succeeded_at, "
         "failed_at AS _failed_at, canceled_at AS _canceled_at, failure AS _failure_code, "
-        "failure_message AS _failure_message, account AS _account, created AS _visible_at",
+        f"failure_message AS _failure_message, {PAYMENT_METADATA_SQL} AS _metadata, "
+        "account AS _account, created AS _visible_at",
     )
 
 

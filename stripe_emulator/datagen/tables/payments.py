@@ -40,6 +40,12 @@ CHARGE_DESCRIPTION_SQL = (
     "WHEN 4 THEN 'Payment for Invoice' ELSE 'Order #' || order_number END"
 )
 """A charge's description from its ``flavour`` and ``order_number`` columns (see ``C_*`` codes)."""
+PAYMENT_METADATA_SQL = (
+    "CASE WHEN flavour IN (2, 3, 4) THEN '{}' "
+    "ELSE '{\"order_id\": \"' || CAST(order_number AS VARCHAR) || '\"}' END"
+)
+"""A payment's metadata as JSON text: the shop's order number on orders, nothing on invoice payments
+(which Stripe's Billing creates without metadata)."""
 
 
 def write_payments(out: TableWriter, biz: Business, customers: Customers, c: Columns) -> None:
@@ -110,6 +116,7 @@ def _write_charges(out: TableWriter, biz: Business, customers: Customers, c: Col
         "CASE WHEN exp_month > 0 THEN exp_month END AS card_exp_month, "
         "CASE WHEN exp_year > 0 THEN exp_year END AS card_exp_year, is_link AS _is_link, "
         "refunded_at AS _refunded_at, refund_amount AS _refund_amount, disputed_at AS _disputed_at, "
+        f"{PAYMENT_METADATA_SQL} AS _metadata, "
         "u AS _u, account AS _account, created AS _visible_at",
     )
 
