@@ -100,10 +100,22 @@ def test_a_closed_month_keeps_its_rows_fails_its_check_with_the_amounts_until_re
     assert "payouts of the 9th arrived" in capsys.readouterr().out
 
 
-def test_reopen_needs_a_reason(monkeypatch: pytest.MonkeyPatch, warehouse: WarehouseResource) -> None:
+def test_the_commands_refuse_what_cannot_be_closed_or_reopened(
+    monkeypatch: pytest.MonkeyPatch, warehouse: WarehouseResource, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("WAREHOUSE_URL", warehouse.url)
     with pytest.raises(SystemExit):
-        main(["reopen", BCFA, "--month", MONTH])
+        main(["reopen", BCFA, "--month", MONTH])  # no reason
+    assert main(["close", "balance_change", "--month", MONTH]) == 1
+    assert "no asset named 'balance_change'" in capsys.readouterr().err
+    assert main(["close", "--month", MONTH]) == 1
+    assert "--all" in capsys.readouterr().err
+    assert main(["close", BCFA, "--month", "2026-13"]) == 1
+    assert "is not YYYY-MM" in capsys.readouterr().err
+    assert main(["close", BCFA, "--month", MONTH]) == 1  # nothing landed yet
+    assert "land the month before closing it" in capsys.readouterr().err
+    assert main(["reopen", BCFA, "--month", MONTH, "--reason", "x"]) == 1
+    assert "is not closed" in capsys.readouterr().err
 
 
 def test_closing_a_connect_month_closes_every_account_unless_one_is_named(
