@@ -3,8 +3,11 @@ server here — naming the asset, the partitions and Stripe's reason, and never 
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import secrets
+import socketserver
 import string
 import threading
 from collections.abc import Iterator
@@ -178,16 +181,79 @@ def test_slack_gets_the_same_message_through_dagster_slack(
     assert token not in body
 
 
+class SmtpReceiver(socketserver.ThreadingTCPServer):
+    """Just enough of an SMTP server to accept one plain (no TLS, no login) message into ``messages``."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        server = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 localhost ESMTP\r\n")
+                while line := self.rfile.readline():
+                    command = line.decode().strip().upper()
+                    if command.startswith(("EHLO", "HELO")):
+                        self.wfile.write(b"250 localhost\r\n")
+                    elif command == "DATA":
+                        self.wfile.write(b"354 end with .\r\n")
+                        lines = iter(lambda: self.rfile.readline(), b".\r\n")
+                        # RFC 5321 dot-stuffing: a line the client began with "." came with two.
+                        data = b"".join(x[1:] if x.startswith(b"..") else x for x in lines)
+                        server.messages.append(data.decode())
+                        self.wfile.write(b"250 queued\r\n")
+                    elif command == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_email_sends_the_message_over_smtp(
+    tmp_path: Path, emulator: EmulatorServer, instance: dg.DagsterInstance
+) -> None:
+    result = _failed_run(tmp_path, emulator, instance, _random("sk_live_"))
+    alert = alerts.failure_alert(_context(instance, result))
+    smtp = SmtpReceiver()
+    threading.Thread(target=smtp.serve_forever, daemon=True).start()
+    try:
+        [sink] = alerts.sinks_from_env(
+            {
+                alerts.EMAIL_TO: "finance@example.com, data@example.com",
+                alerts.EMAIL_SMTP_HOST: "127.0.0.1",
+                alerts.EMAIL_SMTP_PORT: str(smtp.server_address[1]),
+                alerts.EMAIL_SMTP_STARTTLS: "false",
+            }
+        )
+        sink.send(alert, alert.text)
+    finally:
+        smtp.shutdown()
+        smtp.server_close()
+
+    [raw] = smtp.messages
+    message = email.message_from_string(raw, policy=email.policy.default)
+    assert str(message["Subject"]).startswith(
+        "Stripe reports run failed: stripe/payouts_itemized_3 2026-11-05..2026-11-07"
+    )
+    assert message["To"] == "finance@example.com, data@example.com"
+    assert message.get_content().replace("\r\n", "\n").strip() == alert.text  # type: ignore[attr-defined]
+
+
 def test_alerts_are_off_until_a_destination_is_configured() -> None:
     assert alerts.build_failure_alert_sensor({}) is None
     assert alerts.build_failure_alert_sensor({"STRIPE_API_KEY": _random("sk_live_")}) is None
     with pytest.raises(ValueError, match=alerts.SLACK_TOKEN):
         alerts.sinks_from_env({alerts.SLACK_CHANNEL: "#stripe-reports"})
-    email = alerts.sinks_from_env(
+    sinks = alerts.sinks_from_env(
         {alerts.EMAIL_TO: "a@example.com, b@example.com", alerts.EMAIL_SMTP_HOST: "mx"}
     )
-    assert [type(s).__name__ for s in email] == ["EmailSink"]
-    assert email[0].recipients == ("a@example.com", "b@example.com")  # type: ignore[attr-defined]
+    assert [type(s).__name__ for s in sinks] == ["EmailSink"]
+    assert sinks[0].recipients == ("a@example.com", "b@example.com")  # type: ignore[attr-defined]
 
 
 def test_scrubbing_removes_configured_secrets_and_anything_shaped_like_one() -> None:
