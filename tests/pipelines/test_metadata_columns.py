@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pipeline_settings import open_warehouse
 from pipelines.catalog import Catalog, CatalogError, load_catalog
 from pipelines.metadata_columns import warehouse_name
 from pipelines.resources import WarehouseResource
+from pipelines.sources import ReportSource
 from pipelines.warehouse.csv_file import read_header, rename_header
 
 ENTRY = """reports:
@@ -63,12 +65,13 @@ def test_the_order_id_of_each_payment_lands_under_a_warehouse_name(
 
 
 def test_stripe_is_asked_for_the_column_by_its_own_name(catalog: Catalog) -> None:
-    from datetime import UTC, datetime
-
     source = catalog.get("activity_with_order_ids")
+    assert isinstance(source, ReportSource)
+
     parameters = source.parameters_for(
         datetime(2026, 11, 8, tzinfo=UTC), datetime(2026, 11, 9, tzinfo=UTC), None
-    )  # type: ignore[attr-defined]
+    )
+
     assert parameters["columns"][-1] == "payment_metadata[order_id]"
 
 
