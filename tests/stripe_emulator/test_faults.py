@@ -151,6 +151,20 @@ def test_file_faults_add_and_remove_columns(tmp_path: Path) -> None:
     assert rows == [["id", "note"], ["r1", "a, b"], ["r2", "plain"], ["r3", 'say "hi"']]
 
 
+def test_change_value_fault_changes_one_field_of_one_record(tmp_path: Path) -> None:
+    path = _csv_file(tmp_path)
+    apply_file_faults(path, [parse_spec("change_value POST * column=amount line=3 value=9.99")])
+    rows = list(csv.reader(path.open()))
+    assert rows == [
+        ["id", "amount", "note"],
+        ["r1", "1.00", "a, b"],
+        ["r2", "9.99", "plain"],
+        ["r3", "3.00", 'say "hi"'],
+    ]
+    with pytest.raises(FaultSpecError, match="needs a column"):
+        parse_spec("change_value POST * value=1")
+
+
 def test_file_faults_break_a_known_line(tmp_path: Path) -> None:
     path = _csv_file(tmp_path)
     apply_file_faults(path, [parse_spec("malformed_csv POST * line=3 style=field_count")])
