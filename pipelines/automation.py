@@ -185,22 +185,29 @@ def _evaluate(
 
 
 def build_daily_schedules(targets: Sequence[Target], *, hour: int = 6) -> list[dg.ScheduleDefinition]:
-    """One schedule per kind of partitions (zone, Connect fan-out): a job's assets share partitions.
+    """One schedule per kind of partitions (period, zone, Connect fan-out, first partition): a
+    job's assets share partitions.
 
-    The UTC one is ``stripe_daily``; others are named after their zone and fan-out.
+    The UTC daily one is ``stripe_daily``; others are named after their period, zone and fan-out.
+    Entries whose partitions start later than their kind's earliest (a report type whose data
+    starts later, an entry's own ``start_date``) get ``_from_<YYYYMMDD>``.
     """
-    groups: dict[tuple[str, str, bool], list[Target]] = {}
+    groups: dict[tuple[str, str, bool, str], list[Target]] = {}
     for target in targets:
         if isinstance(target.source, PayoutReportSource):
             continue  # partitions are payouts, requested by the payouts sensor as they land
-        group_key = (target.source.period, target.source.timezone, bool(target.source.connect))
+        source = target.source
+        group_key = (source.period, source.timezone, bool(source.connect), f"{target.daily.start:%Y%m%d}")
         groups.setdefault(group_key, []).append(target)
     schedules = []
-    for (period, timezone, connect), group in sorted(groups.items()):
+    earliest: dict[tuple[str, str, bool], str] = {}
+    for (period, timezone, connect, first), group in sorted(groups.items()):
         # Dagster names allow [A-Za-z0-9_]; zones like Etc/GMT+5 or America/Port-au-Prince do not.
         suffix = "" if timezone == "UTC" else "_" + re.sub(r"[^a-z0-9]+", "_", timezone.lower()).strip("_")
         cadence = "monthly" if period == "month" else "daily"
         name = f"stripe_{cadence}{suffix}{'_per_account' if connect else ''}"
+        if earliest.setdefault((period, timezone, connect), first) != first:
+            name += f"_from_{first}"
         schedules.append(build_daily_schedule(group, name=name, timezone=timezone, hour=hour, period=period))
     return schedules
 

@@ -15,8 +15,9 @@ from pipeline_settings import API_KEY
 
 from pipelines.catalog import load_catalog
 from pipelines.partitions import partitions_for
+from pipelines.project import build_definitions
 from pipelines.report_availability import apply_stripe_data_start
-from pipelines.resources import WarehouseResource
+from pipelines.resources import StripeResource, WarehouseResource
 from pipelines.stripe import StripeSettings
 from stripe_emulator.server import EmulatorServer
 
@@ -90,6 +91,13 @@ def test_at_definitions_time_report_entries_start_at_stripes_data(emulator: Emul
     assert "data from 2026-07-13T00:00:00Z" in note
     # Sigma queries keep their own start dates.
     assert catalog.get("daily_activity_by_category").start_date == date(2026, 1, 1)
+    # Their daily schedule is one of its own: a job's assets share one partitions definition.
+    defs = build_definitions(
+        catalog, {"stripe": StripeResource(api_key=API_KEY), "warehouse": WarehouseResource()}
+    )
+    dg.Definitions.validate_loadable(defs)
+    names = {s.name for s in defs.schedules or []}
+    assert {"stripe_daily", "stripe_daily_from_20260713", "stripe_monthly"} <= names
 
 
 def test_offline_the_catalogue_is_left_as_it_is_with_a_note() -> None:
