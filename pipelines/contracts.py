@@ -114,6 +114,7 @@ def check_catalog(
     codes) is checked and the note says so.
     """
     queries, reports = list(queries), list(reports)
+    _entry.cache_clear()  # lines as the files read now, not as when a reloaded process last read them
     problems = [str(p) for p in check_currencies(reports)]
     note = ""
     if settings is None:
