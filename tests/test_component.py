@@ -145,6 +145,16 @@ def test_a_missing_catalogue_file_is_named(tmp_path: Path, monkeypatch: pytest.M
     assert re.search(r"defs\.yaml: catalog\.reports_file: \S*/stripe/x\.yaml does not exist", _error(excinfo))
 
 
+def test_a_catalogue_given_both_inline_and_as_a_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defs_yaml = INLINE.replace("    defaults:\n", "    reports_file: reports.yaml\n        defaults:\n", 1)
+    with pytest.raises(Exception) as excinfo:
+        load_project(tmp_path, monkeypatch, defs_yaml, {"reports.yaml": "reports: []\n"})
+
+    assert "defs.yaml: catalog: set either `reports_file` or inline `defaults`/`reports`" in _error(excinfo)
+
+
 def test_a_warehouse_url_from_the_environment_stays_a_secret_and_names_the_kind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
