@@ -129,8 +129,8 @@ def plan_backfill(
         raise BackfillRequestError(f"{name} has no days yet: its first day is {daily.start:%Y-%m-%d}")
     if first.isoformat() < days[0]:
         raise BackfillRequestError(
-            f"--from {first}: {name} starts at {days[0]} ({origin}: start_date); "
-            f"backfill from {days[0]} or set an earlier start_date"
+            f"--from {first}: the first day of {name} is {days[0]} (its start_date, {origin}, or the "
+            f"first day Stripe reports on); backfill from {days[0]}"
         )
     if last.isoformat() > days[-1]:
         raise BackfillRequestError(

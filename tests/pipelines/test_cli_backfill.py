@@ -148,8 +148,9 @@ def test_a_per_account_backfill_covers_each_known_account_or_the_one_named(
             date(2025, 12, 1),
             LAST,
             None,
-            "--from 2025-12-01: stripe/balance_change_from_activity_itemized_3 starts at 2026-01-01 "
-            "({origin}: start_date); backfill from 2026-01-01 or set an earlier start_date",
+            "--from 2025-12-01: the first day of stripe/balance_change_from_activity_itemized_3 is "
+            "2026-01-01 (its start_date, {origin}, or the first day Stripe reports on); "
+            "backfill from 2026-01-01",
         ),
         (ITEMIZED, LAST, FIRST, None, "--from 2026-11-08 is after --to 2026-10-07"),
         (ITEMIZED, FIRST, date(2099, 1, 1), None, "--to 2099-01-01: the newest day of stripe/"),
