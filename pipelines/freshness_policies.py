@@ -11,7 +11,8 @@ Dagster sees the promise twice, built from the same deadline:
   asset fresh after a backfill of last year, which is why the check is the one alerts should follow.
 
 Per-account (Connect) assets carry the policy only: Dagster's partition freshness check reads a time
-dimension alone, and a day landed for one account says nothing of the others.
+dimension alone, and a day landed for one account says nothing of the others. Per-payout assets have
+neither: a payout's report is due when the payout is, not at a time of day.
 """
 
 from __future__ import annotations
@@ -35,8 +36,16 @@ def deadline_cron(source: Source) -> str:
     return f"{minute} {hour} {day_of_month} * *"
 
 
-def freshness_policy(source: Source) -> dg.FreshnessPolicy:
-    """The asset's freshness policy: materialized within one period before each deadline."""
+def freshness_policy(
+    source: Source, partitions_def: dg.PartitionsDefinition | None = None
+) -> dg.FreshnessPolicy | None:
+    """The asset's freshness policy: materialized within one period before each deadline.
+
+    None for assets not partitioned by time (one partition per payout): they land when Stripe pays
+    out, which no clock can promise.
+    """
+    if partitions_def is not None and not _by_time(partitions_def):
+        return None
     period = timedelta(days=28) if source.period == "month" else timedelta(days=1)
     return dg.FreshnessPolicy.cron(
         deadline_cron=deadline_cron(source), lower_bound_delta=period, timezone=source.timezone
@@ -44,18 +53,19 @@ def freshness_policy(source: Source) -> dg.FreshnessPolicy:
 
 
 def build_freshness_checks(
-    pairs: Sequence[tuple[Source, dg.AssetKey]],
+    pairs: Sequence[tuple[Source, dg.AssetsDefinition]],
 ) -> list[dg.AssetChecksDefinition]:
-    """One partition freshness check per asset (grouped by deadline and zone), Connect assets aside.
+    """One partition freshness check per asset partitioned by days or months alone (grouped by
+    deadline and zone): per-account and per-payout assets have none.
 
     Each fails while the partition that should exist by the latest deadline has not landed, and
     says how late it is (``dagster/overdue_seconds``).
     """
     groups: dict[tuple[str, str], list[dg.AssetKey]] = {}
-    for source, key in pairs:
-        if source.connect:
+    for source, asset in pairs:
+        if not isinstance(asset.partitions_def, dg.TimeWindowPartitionsDefinition):
             continue
-        groups.setdefault((deadline_cron(source), source.timezone), []).append(key)
+        groups.setdefault((deadline_cron(source), source.timezone), []).append(asset.key)
     checks: list[dg.AssetChecksDefinition] = []
     with warnings.catch_warnings():
         # Dagster labels the partition checks superseded by FreshnessPolicy, which cannot say
@@ -68,6 +78,15 @@ def build_freshness_checks(
                 )
             )
     return checks
+
+
+def _by_time(partitions_def: dg.PartitionsDefinition) -> bool:
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        return any(
+            isinstance(d.partitions_def, dg.TimeWindowPartitionsDefinition)
+            for d in partitions_def.partitions_defs
+        )
+    return isinstance(partitions_def, dg.TimeWindowPartitionsDefinition)
 
 
 def build_freshness_checks_sensor(

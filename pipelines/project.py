@@ -82,7 +82,7 @@ def build_definitions(
     if any(t.source.connect for t in targets):
         sensors.append(build_accounts_sensor())
     sensors.append(build_settling_sensor(targets, minimum_interval_seconds=sensor_interval_seconds))
-    freshness_checks = build_freshness_checks([(t.source, t.key) for t in targets])
+    freshness_checks = build_freshness_checks([(t.source, t.asset) for t in targets])
     if freshness_checks:
         sensors.append(build_freshness_checks_sensor(freshness_checks))
     alerts = build_failure_alert_sensor()

@@ -112,9 +112,9 @@ class StripeReportsTranslator:
         """Days in the entry's zone (crossed with connected accounts for Connect fan-out)."""
         return partitions_for(source)
 
-    def get_freshness_policy(self, source: Source) -> dg.FreshnessPolicy:
+    def get_freshness_policy(self, source: Source) -> dg.FreshnessPolicy | None:
         """The entry's ``fresh_by`` deadline as a cron freshness policy (see freshness_policies)."""
-        return freshness_policy(source)
+        return freshness_policy(source, self.get_partitions_def(source))
 
     def get_check_specs(self, source: Source) -> list[dg.AssetCheckSpec]:
         """The checks evaluated inside each materialization."""

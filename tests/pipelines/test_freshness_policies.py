@@ -142,3 +142,26 @@ def _run_requests(tick: object) -> list[dg.RunRequest]:
         return [tick]
     assert isinstance(tick, list), tick
     return tick
+
+
+def test_a_month_is_due_on_the_1st_and_a_payouts_report_has_no_deadline(tmp_path: Path) -> None:
+    reports = """\
+reports:
+  - report_type: payouts.itemized.3
+  - report_type: balance.summary.1
+    name: balance_summary_monthly
+    period: month
+    fresh_by: "10:00"
+  - report_type: payout_reconciliation.by_id.itemized.4
+    payouts_from: payouts_itemized_3
+"""
+    defs, keys = _defs(tmp_path, reports)
+    graph = defs.resolve_asset_graph()
+    check_keys = {k for c in defs.asset_checks or [] for k in c.check_keys}  # type: ignore[union-attr]
+
+    monthly = graph.get(keys["balance_summary_monthly"]).freshness_policy
+    assert monthly.deadline_cron == "0 10 1 * *"  # type: ignore[union-attr]
+    assert dg.AssetCheckKey(keys["balance_summary_monthly"], "freshness_check") in check_keys
+    by_payout = keys["payout_reconciliation_by_id_itemized_4"]
+    assert graph.get(by_payout).freshness_policy is None
+    assert dg.AssetCheckKey(by_payout, "freshness_check") not in check_keys
