@@ -98,7 +98,7 @@ def test_the_asset_graph_shows_every_asset_in_its_group(dev_server: DevServer, p
         expect(page.locator(f'[data-tooltip="{group}"]')).to_be_visible()
     expand_all_groups(page)
     # Tall enough for both expanded groups at full detail; the graph is laid out anew on reload.
-    page.set_viewport_size({"width": 1400, "height": 2700})
+    page.set_viewport_size({"width": 1400, "height": 4000})
     page.reload()
     for spec in catalog.sources:
         expect(page.locator(f'[data-tooltip="{spec.name}"]')).to_be_visible()
