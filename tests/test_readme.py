@@ -34,6 +34,10 @@ def _defs_yamls() -> list[str]:
     return [block for block in _blocks("yaml") if block.startswith("type: pipelines.component.")]
 
 
+def _shipped(entry: dict, entries: list[dict]) -> bool:
+    return any(entry.items() <= shipped.items() for shipped in entries)
+
+
 def test_the_readme_has_examples_of_each_kind() -> None:
     assert _report_entries() and _sigma_queries() and _defs_yamls()
 
@@ -41,7 +45,8 @@ def test_the_readme_has_examples_of_each_kind() -> None:
 def test_the_readmes_report_entries_and_queries_load_with_the_shipped_catalogue(tmp_path: Path) -> None:
     shipped = yaml.safe_load((ROOT / "reports.yaml").read_text())
     for block in _report_entries():
-        shipped["reports"] += yaml.safe_load(block)
+        # An example of a shipped entry (its keys set as shipped) already runs; others must load beside them.
+        shipped["reports"] += [e for e in yaml.safe_load(block) if not _shipped(e, shipped["reports"])]
     (tmp_path / "reports.yaml").write_text(yaml.safe_dump(shipped, sort_keys=False))
     shutil.copytree(ROOT / "sql", tmp_path / "sql")
     for index, block in enumerate(_sigma_queries()):
