@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from pipelines.stripe import PollPolicy, StripeSession, StripeSettings, open_session
 from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_DATA_API_VERSION, DEFAULT_FILES_BASE
@@ -88,7 +89,12 @@ class WarehouseResource(dg.ConfigurableResource):
     schema_name: str = Field(default="stripe", description="Schema that holds the landed tables.")
 
     def __repr__(self) -> str:
-        return f"WarehouseResource(url={make_url(self.url)!r}, schema_name={self.schema_name!r})"
+        # make_url hides the password; an unresolved EnvVar is only the variable's name.
+        try:
+            url = repr(make_url(self.url))
+        except ArgumentError:
+            url = "<from the environment>"
+        return f"WarehouseResource(url={url}, schema_name={self.schema_name!r})"
 
     __str__ = __repr__
 

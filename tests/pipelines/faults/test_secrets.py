@@ -137,3 +137,13 @@ def test_resources_and_clients_print_without_the_key(
         texts += [repr(resolved), repr(session), repr(session.client), str(vars(session.client))]
 
     assert leaks([API_KEY, PASSWORD], [(f"text {n}", t) for n, t in enumerate(texts)]) == []
+
+
+def test_a_warehouse_url_from_the_environment_prints_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAREHOUSE_URL", f"postgresql+psycopg://pipelines:{PASSWORD}@db.internal/warehouse")
+    warehouse = WarehouseResource(url=dg.EnvVar("WAREHOUSE_URL"))
+
+    assert repr(warehouse) == "WarehouseResource(url=<from the environment>, schema_name='stripe')"
+    resolved = warehouse.process_config_and_initialize()
+    assert "db.internal" in repr(resolved)
+    assert leaks([PASSWORD], [("repr", repr(resolved))]) == []
