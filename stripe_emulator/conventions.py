@@ -150,6 +150,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
         "GET /v1/sigma/scheduled_query_runs/{id}",
     ),
     "rak_account_read": ("GET /v1/account", "GET /v1/accounts", "GET /v1/accounts/{id}"),
+    "rak_event_read": ("GET /v1/events",),
     # The Data API v2 names its permissions without the rak_ prefix; both are read-level although
     # they open the POSTs that create runs (Stripe's Data > Queries / Reports: Read).
     "data_queries_read": (

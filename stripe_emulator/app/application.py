@@ -15,6 +15,7 @@ from stripe_emulator.app.accounts_api import AccountsApi
 from stripe_emulator.app.control_api import ControlApi
 from stripe_emulator.app.data_api import DataApi
 from stripe_emulator.app.endpoint import stripe_endpoint
+from stripe_emulator.app.events_api import EventsApi
 from stripe_emulator.app.fault_layer import EmulatorApp
 from stripe_emulator.app.files_api import FilesApi
 from stripe_emulator.app.reporting_api import ReportingApi
@@ -56,6 +57,7 @@ def _routes(state: EmulatorState) -> list[BaseRoute]:
         *SigmaApi(state).routes(),
         *FilesApi(state).routes(),
         *AccountsApi(state).routes(),
+        *EventsApi(state).routes(),
     ]
     routes: list[BaseRoute] = [
         Route(path, stripe_endpoint(state, method, path, handler, spec), methods=[method])
