@@ -197,7 +197,7 @@ def build_daily_schedules(targets: Sequence[Target], *, hour: int = 6) -> list[d
         if isinstance(target.source, PayoutReportSource):
             continue  # partitions are payouts, requested by the payouts sensor as they land
         source = target.source
-        group_key = (source.period, source.timezone, bool(source.connect), f"{target.daily.start:%Y%m%d}")
+        group_key = (source.period, source.timezone, source.per_account, f"{target.daily.start:%Y%m%d}")
         groups.setdefault(group_key, []).append(target)
     schedules = []
     earliest: dict[tuple[str, str, bool], str] = {}
@@ -395,7 +395,7 @@ def build_reconciliation_schedule(
 
 
 def _accounts(instance: dg.DagsterInstance, target: Target) -> list[str | None]:
-    if not target.source.connect:
+    if not target.source.per_account:
         return [None]
     return list(instance.get_dynamic_partitions(CONNECTED_ACCOUNTS.name or ""))
 

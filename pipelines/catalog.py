@@ -50,7 +50,7 @@ from pipelines.sources import (
     SigmaSource,
     Source,
 )
-from pipelines.sources.base import DEFAULT_FRESH_BY
+from pipelines.sources.base import ACCOUNT_ROW_COLUMN, DEFAULT_FRESH_BY
 from pipelines.warehouse import Column
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -252,6 +252,9 @@ def _report(
     extra = _per_payout(entry, interval, kind, place)
     if extra:
         kind = PayoutReportSource
+    connected_account_type = _either(known.connect, report_type.startswith("connected_account_"))
+    if entry.connect == "all_accounts":
+        columns = _all_accounts_columns(columns, connected_account_type, kind, place)
     landed, stripe_columns = _landed_columns(columns, kind, place)
     source = kind(
         origin=place.at(),
@@ -266,12 +269,28 @@ def _report(
         unique_column=unique_column,
         parameters=parameters,
         connect=entry.connect,
-        connected_account_type=_either(known.connect, report_type.startswith("connected_account_")),
+        connected_account_type=connected_account_type,
         period=entry.period or "day",
         **extra,
         **settings,
     )
     return source, place
+
+
+def _all_accounts_columns(
+    columns: Mapping[str, str], connected_account_type: bool, kind: type[ReportSource], place: Place
+) -> dict[str, str]:
+    """An all-accounts entry's columns, led by the column naming each row's connected account; only
+    ``connected_account_*`` types (v1) return every account's rows from one run."""
+    if not connected_account_type:
+        raise place.error(
+            "`connect: all_accounts` needs a connected_account_* report type (one run returns every "
+            "connected account's rows); use `connect: per_account` for other types",
+            "connect",
+        )
+    if issubclass(kind, DataReportSource):
+        raise place.error("all-accounts Connect reports run on the v1 Reporting API; drop `api: v2`", "api")
+    return {ACCOUNT_ROW_COLUMN: "text", **{c: t for c, t in columns.items() if c != ACCOUNT_ROW_COLUMN}}
 
 
 def _landed_columns(

@@ -153,12 +153,25 @@ def _fresh_by(value: object) -> time:
     raise ValueError(f"{value!r} is not a time of day: write HH:MM in the entry's time zone, e.g. '09:00'")
 
 
-def _connect(value: object) -> Literal["per_account"] | None:
+def _connect(value: object) -> Literal["per_account", "all_accounts"] | None:
     if value in (None, "", False, "none"):
         return None
-    if value == "per_account":
-        return "per_account"
-    raise ValueError(f"must be `per_account` (one partition per connected account), not {value!r}")
+    if value in ("per_account", "all_accounts"):
+        return value  # type: ignore[return-value]
+    raise ValueError(
+        "must be `all_accounts` (a connected_account_* report run once per chunk for every connected "
+        f"account) or `per_account` (one partition per connected account), not {value!r}"
+    )
+
+
+def _sigma_connect(value: object) -> Literal["per_account"] | None:
+    # A Sigma query sees one account's data per run (Stripe-Account): there is no all-accounts run.
+    if value == "all_accounts":
+        raise ValueError(
+            "`all_accounts` is for connected_account_* report types; a Sigma query runs as one account "
+            "(Stripe-Account), so use `per_account`"
+        )
+    return _connect(value)  # type: ignore[return-value]
 
 
 def _owner(value: object) -> str:
@@ -238,7 +251,8 @@ Day = Annotated[date, PlainValidator(_date)]
 Days = Annotated[int, AfterValidator(_days)]
 FreshBy = Annotated[time, PlainValidator(_fresh_by)]
 SettlingDays = Annotated[int, AfterValidator(_settling_days)]
-Connect = Annotated[Literal["per_account"] | None, PlainValidator(_connect)]
+Connect = Annotated[Literal["per_account", "all_accounts"] | None, PlainValidator(_connect)]
+SigmaConnect = Annotated[Literal["per_account"] | None, PlainValidator(_sigma_connect)]
 Owners = Annotated[tuple[Annotated[str, PlainValidator(_owner)], ...], _split(",")]
 Tags = Annotated[
     dict[Annotated[str, PlainValidator(_tag_key)], Annotated[str, PlainValidator(_tag_value)]],
@@ -307,6 +321,7 @@ class SqlHeader(EntrySettings):
 
     partition_column: ColumnName | None = None
     saved_query: str | None = None
+    connect: SigmaConnect = None  # type: ignore[assignment]
 
 
 class ReportType(_Schema):

@@ -3,7 +3,9 @@
 * ``expected_columns`` — every column the catalogue asks for came back from Stripe, and the table
   keeps the catalogue's types (Sigma queries: the table keeps every column the query returns).
 * ``unique_<column>`` — no balance transaction appears twice in the table.
-  Both run inside the materialization. ``expected_columns`` reports what the load itself established
+* ``rows_per_connected_account`` (``connect: all_accounts``) — every row names its connected
+  account; the rows per account are its metadata.
+  All three run inside the materialization. ``expected_columns`` reports what the load itself established
   (the loader refuses a file that lacks a declared column or repeats an id); the uniqueness check
   adds one grouped query over the whole table, since two days can disagree about one id.
 * Reconciliation, for every day both tables hold, per currency (each needs two assets, so it runs
@@ -35,12 +37,14 @@ from pipelines.reconciliation import (
 )
 from pipelines.resources import WarehouseResource
 from pipelines.sources import ReportSource, Source
+from pipelines.sources.base import ACCOUNT_ROW_COLUMN
 from pipelines.warehouse import DuplicateRowsError, MissingColumnsError, Warehouse
 
 EXPECTED_COLUMNS = "expected_columns"
 RECONCILIATION = "reconciles_with_balance_summary"
 PAYOUTS_RECONCILIATION = "reconciles_with_payouts"
 SIGMA_RECONCILIATION = "reconciles_with_sigma_balance_transactions"
+ACCOUNT_ROWS = "rows_per_connected_account"
 
 ACTIVITY_REPORT = "balance_change_from_activity.itemized.3"
 SUMMARY_REPORT = "balance.summary.1"
@@ -67,7 +71,38 @@ def check_specs_for(source: Source, key: dg.AssetKey) -> list[dg.AssetCheckSpec]
                 unique, asset=key, description=f"No {source.unique_column} appears twice within a day."
             )
         )
+    if source.connect == "all_accounts":
+        specs.append(
+            dg.AssetCheckSpec(
+                ACCOUNT_ROWS,
+                asset=key,
+                description=f"Every row names its connected account ({ACCOUNT_ROW_COLUMN}); rows per "
+                "account.",
+            )
+        )
     return specs
+
+
+def _account_rows(source: Source, key: dg.AssetKey, warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Rows per connected account in an all-accounts table (one grouped query): the per-account view
+    a per-account partitioning would have shown, without a partition per account."""
+    counts = warehouse.row_counts(source.table, by=ACCOUNT_ROW_COLUMN)
+    unnamed = counts.pop("", 0)
+    return dg.AssetCheckResult(
+        check_name=ACCOUNT_ROWS,
+        asset_key=key,
+        passed=not unnamed,
+        description=(
+            f"{unnamed} row(s) name no connected account in {ACCOUNT_ROW_COLUMN}"
+            if unnamed
+            else f"{sum(counts.values())} rows across {len(counts)} connected account(s)"
+        ),
+        metadata={
+            "accounts": len(counts),
+            "rows_without_account": unnamed,
+            "rows_by_account": dg.MetadataValue.json(dict(sorted(counts.items()))),
+        },
+    )
 
 
 def loaded_results(
@@ -80,6 +115,8 @@ def loaded_results(
     disagree about it (named in the result); the query is one grouped, index-backed scan.
     """
     results = [_expected_columns(source, key, landed[-1])]
+    if source.connect == "all_accounts":
+        results.append(_account_rows(source, key, warehouse))
     name = unique_check_name(source)
     if name and source.unique_column:
         account = landed[-1].partitions[0].account

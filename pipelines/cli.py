@@ -146,7 +146,9 @@ def _catalog(*, check: bool) -> int:
     catalog = load_catalog()
     for source in catalog.sources:
         split = "ranged" if source.splittable else "one run per day"
-        fan_out = ", per connected account" if source.connect else ""
+        fan_out = {"per_account": ", per connected account", "all_accounts": ", all connected accounts"}.get(
+            source.connect or "", ""
+        )
         key = "/".join([*source.key_prefix, source.name])
         print(f"{key:<65} {source.source_label:<44} {source.timezone:<18} {split}{fan_out}")
     if check:

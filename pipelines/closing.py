@@ -62,7 +62,7 @@ def close_month(
     periods = Periods(warehouse)
     outcomes = []
     for source in sources:
-        if account is not None and not source.connect:
+        if account is not None and not source.per_account:
             outcomes.append(PeriodOutcome(source, error="--account applies to Connect assets only"))
             continue
         try:

@@ -254,7 +254,7 @@ def _daily_partitions(
                 continue
             translator.source_key(props)
             source = by_table[props.get("identifier") or props["name"]]
-            if source.connect:
+            if source.per_account:
                 raise DbtProjectError(
                     f"{node['original_file_path']}: an incremental model cannot read {source.table}, which "
                     "is partitioned by connected account as well as day; make the model a table"

@@ -124,7 +124,7 @@ class FailedRuns:
         return due, notes
 
     def _failures(self, target: Target) -> Iterator[FailedAttempt]:
-        if target.source.connect:
+        if target.source.per_account:
             # Per-account partitions fail per account; their days are re-requested by a backfill.
             return
         step = target.asset.node_def.name

@@ -52,7 +52,7 @@ def partitions_for(source: Source) -> dg.PartitionsDefinition:
         daily = dg.DailyPartitionsDefinition(
             start_date=source.start_date.isoformat(), timezone=source.timezone
         )
-    if source.connect:
+    if source.per_account:
         return dg.MultiPartitionsDefinition({ACCOUNT_DIMENSION: CONNECTED_ACCOUNTS, DATE_DIMENSION: daily})
     return daily
 

@@ -22,6 +22,7 @@ from pipelines.automation import (
 from pipelines.catalog import Catalog
 from pipelines.checks import reconciliation_checks
 from pipelines.close import build_close_month_job
+from pipelines.event_sensor import build_event_sensor
 from pipelines.freshness_policies import build_freshness_checks, build_freshness_checks_sensor
 from pipelines.monthly import monthly_checks
 from pipelines.mrr import continuity_checks
@@ -79,9 +80,10 @@ def build_definitions(
         else build_freshness_sensor(name, group, minimum_interval_seconds=sensor_interval_seconds)
         for name, group in by_sensor.items()
     ]
-    if any(t.source.connect for t in targets):
+    if any(t.source.per_account for t in targets):
         sensors.append(build_accounts_sensor())
     sensors.append(build_settling_sensor(targets, minimum_interval_seconds=sensor_interval_seconds))
+    sensors.append(build_event_sensor(targets))
     freshness_checks = build_freshness_checks([(t.source, t.asset) for t in targets])
     if freshness_checks:
         sensors.append(build_freshness_checks_sensor(freshness_checks))

@@ -71,7 +71,7 @@ def _movable(source: Source) -> bool:
     return (
         isinstance(source, ReportSource)
         and not isinstance(source, DataReportSource | PayoutReportSource)
-        and not source.connect
+        and not source.per_account
     )
 
 

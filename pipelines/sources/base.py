@@ -25,7 +25,13 @@ from pipelines.stripe import DownloadedFile, FinishedRun, StripeSession
 from pipelines.stripe.runs import OnCreated
 from pipelines.warehouse import Column, CsvFile
 
-ConnectMode = Literal["per_account"] | None
+ConnectMode = Literal["per_account", "all_accounts"] | None
+"""``per_account``: one partition (and one Stripe job) per connected account and day;
+``all_accounts``: one job per chunk returns every connected account's rows, told apart by their
+``connected_account`` column (:data:`ACCOUNT_ROW_COLUMN`)."""
+
+ACCOUNT_ROW_COLUMN = "connected_account"
+"""The column of an all-accounts report that names each row's connected account."""
 
 DEFAULT_FRESH_BY = time(14, 0)
 """Stripe loads a UTC day's activity for Sigma by 12:00 UTC the next day and delivers scheduled
@@ -128,6 +134,11 @@ class Source(ABC):
         return hashlib.sha256(material.encode()).hexdigest()[:16]
 
     @property
+    def per_account(self) -> bool:
+        """Whether the asset fans out into one partition per connected account (``per_account``)."""
+        return self.connect == "per_account"
+
+    @property
     def splittable(self) -> bool:
         """Whether one ranged Stripe job can serve several daily partitions."""
         return self.split_column is not None
@@ -182,8 +193,13 @@ class Source(ABC):
     def facts(self) -> dict[str, str]:
         """Plain facts about the entry, shown on its asset (``stripe/<name>`` metadata)."""
         facts = {"table": self.table, "time_zone": self.timezone}
-        if self.connect:
+        if self.connect == "per_account":
             facts["connect"] = f"one partition per connected account and {self.period}"
+        elif self.connect == "all_accounts":
+            facts["connect"] = (
+                f"one partition per {self.period}; each run returns every connected account's rows "
+                f"(column {ACCOUNT_ROW_COLUMN})"
+            )
         if self.period != "day":
             facts["period"] = f"one partition per calendar {self.period} in {self.timezone}"
         return facts
