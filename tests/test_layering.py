@@ -22,6 +22,7 @@ DAGSTER_LAYER = {
     "pipelines.close",
     "pipelines.component",
     "pipelines.dbt",
+    "pipelines.event_sensor",
     "pipelines.failed_runs",
     "pipelines.freshness_policies",
     "pipelines.metadata",
