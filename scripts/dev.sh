@@ -18,6 +18,8 @@ trap 'kill "$emulator" 2>/dev/null || true' EXIT INT TERM
 export STRIPE_API_KEY="${STRIPE_API_KEY:-sk_test_51DevKeyForTheLocalEmulator000000}"
 export STRIPE_API_BASE="http://127.0.0.1:$emulator_port"
 export STRIPE_FILES_BASE="$STRIPE_API_BASE"
+# The example dbt project downstream of the landed tables (WAREHOUSE_DBT_PROJECT= loads none).
+export WAREHOUSE_DBT_PROJECT="${WAREHOUSE_DBT_PROJECT-$PWD/examples/dbt_finance}"
 
 dagster_port="${DAGSTER_PORT:-3000}"
 echo "Dagster UI http://127.0.0.1:$dagster_port (DAGSTER_PORT), Stripe emulator $STRIPE_API_BASE (EMULATOR_PORT)," \
