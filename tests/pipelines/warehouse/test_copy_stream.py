@@ -93,7 +93,9 @@ def test_date_split_columns_are_keyed_by_their_value(tmp_path: Path) -> None:
         ("description", "two,fields"),  # unquoted: one field too many
     ],
 )
-def test_a_record_it_cannot_vouch_for_goes_to_the_careful_path(tmp_path: Path, field: str, value: str) -> None:
+def test_a_record_it_cannot_vouch_for_goes_to_the_careful_path(
+    tmp_path: Path, field: str, value: str
+) -> None:
     rows = activity_rows("2026-01-05", 5)
     rows[3][HEADER.index(field)] = value
     path = tmp_path / "d.csv"
