@@ -98,3 +98,39 @@ def test_server_script_is_idempotent(postgres_server: str) -> None:
     assert again.stdout.strip() == url.stdout.strip() == postgres_server
     assert postgres_server.startswith("postgresql+psycopg://")
     assert status.returncode == 0 and "running" in status.stdout
+
+
+def test_a_new_table_keeps_no_column_defaults_and_every_load_stores_its_own_lineage(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # A first load gives the lineage columns to COPY as defaults of the table it created; they must
+    # be gone at the commit, and a later load (which sends them with every record) stores its own.
+    wh = Warehouse(postgres_url)
+    spec = LoadSpec(
+        "activity", COLUMNS, [day_window("2026-01-05")], "created_utc", lineage={"_stripe_run_id": "frr_1"}
+    )
+    wh.replace_windows(write_csv(tmp_path / "v1.csv", HEADER, activity_rows("2026-01-05", 3)), spec)
+    with wh.engine.connect() as conn:
+        defaults = conn.execute(
+            sa.text(
+                "select column_name from information_schema.columns where table_schema = 'stripe' "
+                "and table_name = 'activity' and column_default is not null"
+            )
+        ).all()
+    assert defaults == []
+
+    later = LoadSpec(
+        "activity", COLUMNS, [day_window("2026-01-06")], "created_utc", lineage={"_stripe_run_id": "frr_2"}
+    )
+    wh.replace_windows(write_csv(tmp_path / "v2.csv", HEADER, activity_rows("2026-01-06", 2)), later)
+
+    rows = read_rows(wh, "activity", drop=())
+    assert sorted((row["_partition"], row["_stripe_run_id"]) for row in rows) == [
+        ("2026-01-05", "frr_1"),
+        ("2026-01-05", "frr_1"),
+        ("2026-01-05", "frr_1"),
+        ("2026-01-06", "frr_2"),
+        ("2026-01-06", "frr_2"),
+    ]
+    assert len({row["_loaded_at"] for row in rows}) == 2
+    wh.dispose()
