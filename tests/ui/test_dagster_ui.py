@@ -107,6 +107,36 @@ def test_the_asset_graph_shows_every_asset_in_its_group(dev_server: DevServer, p
     page.screenshot(path=SCREENSHOTS / "asset-graph.png")
 
 
+DBT_MODELS = {
+    "finance/daily_net_volume_by_currency": {"stripe/balance_change_from_activity_itemized_3"},
+    "finance/payout_transactions": {"stripe/payout_reconciliation_itemized_5", "stripe/payouts_itemized_3"},
+    "finance/payouts_matched": {"stripe/payout_reconciliation_itemized_5", "stripe/payouts_itemized_3"},
+    "finance/mrr_by_month": {"stripe/mrr_waterfall"},
+}
+"""examples/dbt_finance's models (make dev loads it) and the stripe assets each one reads."""
+
+_ASSET_DEPENDENCIES = "query { assetNodes { assetKey { path } dependencyKeys { path } } }"
+
+
+def test_the_dbt_models_are_drawn_downstream_of_the_stripe_assets(dev_server: DevServer, page: Page) -> None:
+    nodes = dev_server.graphql.query(_ASSET_DEPENDENCIES)["assetNodes"]
+    upstream = {
+        "/".join(node["assetKey"]["path"]): {"/".join(d["path"]) for d in node["dependencyKeys"]}
+        for node in nodes
+    }
+    assert {key: parents for key, parents in upstream.items() if key.startswith("finance/")} == DBT_MODELS
+
+    # The finance group's graph: each model, with the stripe assets it reads drawn upstream of it.
+    page.set_viewport_size({"width": 1400, "height": 1200})
+    page.goto(f"{dev_server.url}/locations/stripe_reports/asset-groups/finance")
+    for model in DBT_MODELS:
+        expect(page.locator(f'[data-tooltip="{model.split("/")[1]}"]')).to_be_visible()
+    for parent in ("mrr_waterfall", "payouts_itemized_3"):
+        expect(page.get_by_text(parent, exact=True)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Loading"))).to_have_count(0, timeout=30_000)
+    page.screenshot(path=SCREENSHOTS / "dbt-models-downstream.png")
+
+
 def test_sensors_and_schedules_are_listed_and_a_skipped_tick_says_why(
     dev_server: DevServer, page: Page
 ) -> None:
