@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test dev bench soak lint clean
+.PHONY: install demo test dev bench bench-backfill soak lint clean
 
 # pip prints one line per package it collects and installs, so the first install (about a minute) shows
 # its progress. dagster-dbt asks for sqlglot[rs], whose compiled sqlglotc the emulator cannot use (it
@@ -41,6 +41,10 @@ dev: $(INSTALLED)
 ## Loader and end-to-end benchmarks (minutes; not part of `make test`).
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.load
+
+## A year of every asset through the Dagster daemon on PostgreSQL storage (tens of minutes).
+bench-backfill: $(INSTALLED)
+	$(BIN)/python -m bench.backfill $(BENCH_BACKFILL_ARGS)
 
 ## 30 days of partitions under random transient faults.
 soak: $(INSTALLED)

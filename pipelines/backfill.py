@@ -56,6 +56,7 @@ LOCAL_DAGSTER_HOME = Path("data") / "dagster_home"
 """The Dagster home ``make dev`` and ``make demo`` use, taken when ``DAGSTER_HOME`` is unset."""
 
 DEFAULT_UI = "http://127.0.0.1:3000"
+TITLE_MAX = 100  # Dagster's limit on a backfill's title
 
 
 class BackfillRequestError(PipelineError):
@@ -166,12 +167,23 @@ def submit_backfill(defs: dg.Definitions, instance: dg.DagsterInstance, plan: Ba
         tags={},
         dynamic_partitions_store=instance,
         all_partitions=False,
-        title=f"stripe-reports backfill {plan.key.to_user_string()} {plan.first} .. {plan.last}",
+        title=_title(plan),
         description=plan.describe(),
         run_config=None,
     )
     instance.add_backfill(backfill)
     return backfill_id
+
+
+def _title(plan: BackfillPlan) -> str:
+    """The backfill's title in the UI; Dagster refuses titles over 100 characters, so a long asset
+    key is shortened and the days, which tell backfills of one asset apart, are kept whole."""
+    days = f" {plan.first} .. {plan.last}"
+    room = TITLE_MAX - len("stripe-reports backfill ") - len(days)
+    name = plan.key.to_user_string()
+    if len(name) > room:
+        name = name[: room - 1] + "…"
+    return f"stripe-reports backfill {name}{days}"
 
 
 @dataclass(frozen=True)
