@@ -132,6 +132,21 @@ def test_a_per_account_backfill_covers_each_known_account_or_the_one_named(
         plan_backfill(offline_defs, name, FIRST, LAST, account="acct_2Rc", instance=instance)
 
 
+def test_an_asset_whose_key_is_too_long_for_a_whole_title_is_submitted_with_its_days_in_the_title(
+    offline_defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    instance.add_dynamic_partitions("stripe_connected_accounts", ["acct_1Qa"])
+    name = "connected_account_balance_change_from_activity_itemized_3"
+    plan = plan_backfill(offline_defs, name, FIRST, LAST, instance=instance)
+
+    submit_backfill(offline_defs, instance, plan)
+
+    [backfill] = instance.get_backfills()
+    assert backfill.title is not None and len(backfill.title) <= 100
+    assert backfill.title.startswith("stripe-reports backfill stripe/connected_account_balance")
+    assert backfill.title.endswith(" 2026-10-07 .. 2026-11-08")
+
+
 @pytest.mark.parametrize(
     ("asset", "first", "last", "account", "message"),
     [
