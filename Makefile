@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test dev bench bench-backfill soak lint clean
+.PHONY: install demo test dev bench bench-backfill events-count soak lint clean
 
 # pip prints one line per package it collects and installs, so the first install (about a minute) shows
 # its progress. dagster-dbt asks for sqlglot[rs], whose compiled sqlglotc the emulator cannot use (it
@@ -45,6 +45,10 @@ bench: $(INSTALLED)
 ## A year of every asset through the Dagster daemon on PostgreSQL storage (tens of minutes).
 bench-backfill: $(INSTALLED)
 	$(BIN)/python -m bench.backfill $(BENCH_BACKFILL_ARGS)
+
+## Stripe requests per asset and day of the stripe_events sensor, ticking every 30 s (a few minutes).
+events-count: $(INSTALLED)
+	STRIPE_EVENTS_TICK_SECONDS=30 $(BIN)/python -m pytest -q -s tests/pipelines/test_event_sensor.py -k steady_state
 
 ## 30 days of partitions under random transient faults.
 soak: $(INSTALLED)

@@ -123,8 +123,12 @@ def build_event_sensor(
             for target in driven:
                 if target.source.per_account:
                     continue  # as in the freshness sensors: per-account days are left to a backfill
+                asked = requested.get(target.key, set())
+                due, held = failures.retries(target, set(), asked)
+                if not due and not held:
+                    continue  # no failed run: spare the materializations lookup, the tick's costliest
                 materialized = context.instance.get_materialized_partitions(target.key)
-                due, held = failures.retries(target, materialized, requested.get(target.key, set()))
+                due, held = failures.retries(target, materialized, asked)
                 for suffix, retry_days in due.items():
                     requests.extend(_ranged_requests(target, None, retry_days, run_key_suffix=suffix))
                 notes.extend(f"{target.source.name}: {note}" for note in held)
