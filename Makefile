@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test dev bench bench-backfill events-count soak lint clean
+.PHONY: install demo test dev bench bench-connect bench-backfill events-count soak lint clean
 
 # pip prints one line per package it collects and installs, so the first install (about a minute) shows
 # its progress. dagster-dbt asks for sqlglot[rs], whose compiled sqlglotc the emulator cannot use (it
@@ -41,6 +41,11 @@ dev: $(INSTALLED)
 ## Loader and end-to-end benchmarks (minutes; not part of `make test`).
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.load
+
+## Connect at platform scale: a 30-day all-accounts backfill over 1,000 connected accounts, then
+## the automation tick of account x day against day partitions at 1,000 and 10,000 accounts (minutes).
+bench-connect: $(INSTALLED)
+	$(BIN)/python -m bench.connect
 
 ## A year of every asset through the Dagster daemon on PostgreSQL storage (tens of minutes).
 bench-backfill: $(INSTALLED)

@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--scale", type=int, default=defaults.scale, help="~balance transactions per day")
     serve.add_argument(
+        "--connected-accounts",
+        type=int,
+        default=defaults.connected_accounts,
+        help="connected accounts of the platform (default %(default)s)",
+    )
+    serve.add_argument(
         "--rate-limit", type=float, default=defaults.rate_limit, help="requests per second per API key"
     )
     serve.add_argument(
@@ -110,6 +116,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         data_load_time=args.data_load_time,
         run_delay=args.run_delay,
         scale=args.scale,
+        connected_accounts=args.connected_accounts,
         rate_limit=args.rate_limit,
         download_url_ttl=args.download_url_ttl,
         api_keys=tuple(args.api_key) if args.api_key else None,

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+MAX_CONNECTED_ACCOUNTS = 10_000
+"""A platform-scale Connect platform; the connected accounts share the ``scale`` charges."""
+
 
 @dataclass(frozen=True)
 class EmulatorConfig:
@@ -50,8 +53,11 @@ class EmulatorConfig:
             raise ValueError(f"future_days must not be negative, got {self.future_days}")
         if self.scale < 1:
             raise ValueError(f"scale must be at least 1, got {self.scale}")
-        if not 0 <= self.connected_accounts <= 200:
-            raise ValueError(f"connected_accounts must be between 0 and 200, got {self.connected_accounts}")
+        if not 0 <= self.connected_accounts <= MAX_CONNECTED_ACCOUNTS:
+            raise ValueError(
+                f"connected_accounts must be between 0 and {MAX_CONNECTED_ACCOUNTS}, "
+                f"got {self.connected_accounts}"
+            )
         if self.data_load_time is not None and self.data_load_time.tzinfo is None:
             raise ValueError("data_load_time must be timezone-aware")
         if self.run_delay < 0:
