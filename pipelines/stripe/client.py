@@ -35,6 +35,7 @@ from pipelines.stripe.errors import (
     StripeError,
 )
 from pipelines.stripe.forms import encode, flatten
+from pipelines.stripe.rate_limit import RateLimiter
 from pipelines.stripe.retries import RETRYABLE_TRANSPORT_ERRORS, Backoff, retry_after_seconds, should_retry
 from pipelines.stripe.timestamps import to_rfc3339
 
@@ -106,6 +107,8 @@ class StripeClient:
 
     ``stripe_version`` is sent on v1 requests when given (v1 works without one);
     ``data_api_version`` is sent on every ``/v2`` request, which requires one.
+    ``rate_limiter`` (:mod:`pipelines.stripe.rate_limit`) paces every API request, retries included,
+    with the other processes sharing its bucket.
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class StripeClient:
         backoff: Backoff | None = None,
         clock: Clock | None = None,
         data_api_version: str = DEFAULT_DATA_API_VERSION,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         if not isinstance(data_api_version, str) or not data_api_version.strip():
             raise ValueError("data_api_version is required: every /v2 request must name a Stripe-Version")
@@ -138,6 +142,7 @@ class StripeClient:
         self.max_network_retries = max_network_retries
         self.backoff = backoff or Backoff()
         self.clock: Clock = clock or SystemClock()
+        self.rate_limiter = rate_limiter
         # Jitter only needs to differ between processes; a private generator keeps the module-level
         # random state untouched.
         self._random = random.Random()
@@ -435,6 +440,9 @@ class StripeClient:
         retry = 0
         while True:
             request = self._build(method, url, query=query, content=content, headers=headers, api=api)
+            if self.rate_limiter is not None and api != "link":
+                # Pre-signed links are not Stripe's API and do not count against its limit.
+                self.rate_limiter.acquire()
             try:
                 response = self._http.send(request, stream=stream, auth=auth, follow_redirects=follow)
             except RETRYABLE_TRANSPORT_ERRORS as exc:
