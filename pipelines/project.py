@@ -43,6 +43,7 @@ def resources_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any
             api_key=dg.EnvVar("STRIPE_API_KEY"),
             api_base=environ.get("STRIPE_API_BASE", DEFAULT_API_BASE),
             files_base=environ.get("STRIPE_FILES_BASE", environ.get("STRIPE_API_BASE", DEFAULT_FILES_BASE)),
+            rate_limit_dir=environ.get("STRIPE_RATE_LIMIT_DIR") or None,
         ),
         "warehouse": WarehouseResource(
             url=dg.EnvVar("WAREHOUSE_URL") if environ.get("WAREHOUSE_URL") else DEFAULT_WAREHOUSE_URL,

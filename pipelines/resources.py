@@ -48,6 +48,16 @@ class StripeResource(dg.ConfigurableResource):
         default=60.0, description="Extra wait per day of the run's window (a month: 10 + 31 minutes)."
     )
     download_attempts: int = Field(default=3, description="Attempts at downloading one result file.")
+    rate_limit_dir: str | None = Field(
+        default=None,
+        description=(
+            "Directory every run on this machine shares for pacing Stripe requests (e.g. under "
+            "DAGSTER_HOME); unset: each process only backs off on 429s."
+        ),
+    )
+    rate_limit_per_second: float | None = Field(
+        default=None, description="Requests per second across this machine; unset: 80 live, 20 in test mode."
+    )
 
     def __repr__(self) -> str:
         # pydantic's default repr would print the key.
@@ -73,6 +83,8 @@ class StripeResource(dg.ConfigurableResource):
             download_attempts=self.download_attempts,
             run_deadline_base_seconds=self.run_deadline_base_seconds,
             run_deadline_per_day_seconds=self.run_deadline_per_day_seconds,
+            rate_limit_dir=self.rate_limit_dir,
+            rate_limit_per_second=self.rate_limit_per_second,
         )
 
     @contextmanager

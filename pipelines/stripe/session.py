@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -18,6 +19,7 @@ from pipelines.stripe.clock import Clock
 from pipelines.stripe.data_api import DataQueryRunner, DataReportRunner, DataReports, DataSchemas
 from pipelines.stripe.files import FileDownloader
 from pipelines.stripe.polling import PollPolicy
+from pipelines.stripe.rate_limit import RateLimiter, default_rate, mode_of
 from pipelines.stripe.reporting import ReportRunner
 from pipelines.stripe.sigma import SigmaRunner
 
@@ -41,6 +43,10 @@ class StripeSettings:
     download_attempts: int = 3
     run_deadline_base_seconds: float = 600.0
     run_deadline_per_day_seconds: float = 60.0
+    rate_limit_dir: str | None = None
+    """Directory of the request bucket shared by every process on the machine; None: no limiter."""
+    rate_limit_per_second: float | None = None
+    """Requests per second of that bucket; None: Stripe's limit for the key's mode, less a margin."""
 
     def run_deadline(self, days: int) -> float:
         """How long to wait for one Stripe job over ``days`` days: a base plus a share per day, capped
@@ -99,6 +105,7 @@ def open_session(
         max_network_retries=settings.max_network_retries,
         transport=transport,
         clock=clock,
+        rate_limiter=_rate_limiter(settings, clock),
     ) as client:
         files = FileDownloader(client, attempts=settings.download_attempts)
         yield StripeSession(
@@ -112,3 +119,11 @@ def open_session(
             data_report_catalog=DataReports(client),
             data_schemas=DataSchemas(client),
         )
+
+
+def _rate_limiter(settings: StripeSettings, clock: Clock | None) -> RateLimiter | None:
+    if not settings.rate_limit_dir:
+        return None
+    mode = mode_of(settings.api_key)
+    rate = settings.rate_limit_per_second or default_rate(mode)
+    return RateLimiter(Path(settings.rate_limit_dir), rate=rate, bucket=mode, clock=clock)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from conftest import FakeClock, stripe_json
 
+from pipelines.stripe import StripeSettings, open_session
 from pipelines.stripe.rate_limit import RateLimiter, default_rate, mode_of
 
 
@@ -117,3 +118,13 @@ def test_the_client_takes_a_token_before_every_request_retries_included(
     assert len(waits) == 3
     # At one request a second, three requests span at least two seconds of the (fake) clock.
     assert waits[0] == 0 and waits[2] == pytest.approx(1.0) and clock.elapsed >= 2.0
+
+
+def test_a_session_paces_its_client_when_given_a_directory(tmp_path: Path, api_key: str) -> None:
+    with open_session(StripeSettings(api_key=api_key, rate_limit_dir=str(tmp_path))) as session:
+        limiter = session.client.rate_limiter
+    with open_session(StripeSettings(api_key=api_key)) as unpaced:
+        assert unpaced.client.rate_limiter is None
+
+    assert limiter is not None and limiter.bucket == "test" and limiter.rate == default_rate("test")
+    assert limiter.path.parent == tmp_path
