@@ -173,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"idempotent replays:  {stats['idempotent_replays']} (a retried create answered with the run "
         f"Stripe had already started); Stripe jobs created: {stats['runs_created']}"
     )
+    print(
+        f"429 responses:       {stats['responses'].get('429', 0)} ({fired.get('http_429', 0)} injected, "
+        f"{stats['rate_limited']} from Stripe's rate limit)"
+    )
     print(f"step retries:        {faulty.step_retries} (Dagster re-ran a step)")
     print(
         f"failed runs:         {len(faulty.failed_runs)}"
