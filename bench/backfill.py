@@ -25,7 +25,6 @@ import argparse
 import math
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -70,7 +69,6 @@ FINISHED = {
     BulkActionStatus.FAILED,
     BulkActionStatus.CANCELED,
 }
-_RUN_ID = re.compile(r'"run_id"\s*:\s*"([0-9a-f-]{36})"')
 
 
 @dataclass
@@ -84,15 +82,18 @@ class Step:
 
 @dataclass
 class MemorySampler:
-    """Samples ``/proc`` for run workers (``dagster api execute_run``) and their descendants.
+    """Samples ``/proc`` for the code server's run workers and their step processes.
 
-    ``VmHWM`` is each process's own peak, so a sample late in a process's life sees its whole peak;
-    only a step process that lives less than one interval can be missed.
+    The default run launcher starts each run worker as a child of the code server (a
+    ``multiprocessing`` spawn), and the multiprocess executor starts each step as a child of the
+    run worker. ``VmHWM`` is each process's own peak, so a sample late in a process's life sees its
+    whole peak; only a process that lives less than one interval can be missed.
     """
 
+    code_server: int
     interval: float = 0.25
-    worker_peak: dict[str, float] = field(default_factory=dict)
-    step_peak: dict[str, float] = field(default_factory=dict)
+    worker_peak: dict[int, float] = field(default_factory=dict)
+    step_peak: dict[int, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -114,34 +115,28 @@ class MemorySampler:
 
     def _sample(self) -> None:
         parents: dict[int, int] = {}
-        workers: dict[int, str] = {}
         peaks: dict[int, float] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
-            pid = int(entry.name)
             try:
                 status = (entry / "status").read_text()
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            pid = int(entry.name)
             parents[pid] = int(fields.get("PPid", "0").strip() or 0)
             if "VmHWM" in fields:
                 peaks[pid] = int(fields["VmHWM"].split()[0]) / 1024
-            if "execute_run" in cmdline and (found := _RUN_ID.search(cmdline)):
-                workers[pid] = found.group(1)
+        workers = {pid for pid, parent in parents.items() if parent == self.code_server and pid in peaks}
+        # The code server's multiprocessing resource tracker is a child too, at a few MiB: not a run.
+        workers = {pid for pid in workers if peaks[pid] > 50}
         for pid, peak in peaks.items():
             if pid in workers:
-                run_id = workers[pid]
-                self.worker_peak[run_id] = max(self.worker_peak.get(run_id, 0.0), peak)
-                continue
-            ancestor, hops = parents.get(pid, 0), 0
-            while ancestor and ancestor not in workers and hops < 10:
-                ancestor, hops = parents.get(ancestor, 0), hops + 1
-            if ancestor in workers:
-                run_id = workers[ancestor]
-                self.step_peak[run_id] = max(self.step_peak.get(run_id, 0.0), peak)
+                self.worker_peak[pid] = max(self.worker_peak.get(pid, 0.0), peak)
+            elif parents.get(pid) in workers:
+                worker = parents[pid]
+                self.step_peak[worker] = max(self.step_peak.get(worker, 0.0), peak)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -193,7 +188,7 @@ def _bench(
     deployment = start_deployment(services, env)
     defs = load_definitions(ROOT)
     instance = dg.DagsterInstance.from_config(str(home))
-    sampler = MemorySampler()
+    sampler = MemorySampler(deployment.code_server.process.pid)
     try:
         graph = defs.resolve_asset_graph()
         assets = {key: graph.get(key).assets_def for key in graph.materializable_asset_keys}
@@ -446,7 +441,7 @@ def _report(
     stepp = list(sampler.step_peak.values())
     if worker:
         print(
-            f"peak RSS per run (MiB, {len(worker)} of {len(all_runs)} runs sampled): run worker median "
+            f"peak RSS per run (MiB, {len(worker)} run workers for {len(all_runs)} runs): run worker median "
             f"{statistics.median(worker):.0f}, max {max(worker):.0f}; step processes median "
             f"{statistics.median(stepp) if stepp else 0:.0f}, max {max(stepp, default=0):.0f}"
         )
