@@ -25,6 +25,7 @@ import argparse
 import math
 import os
 import platform
+import signal
 import statistics
 import sys
 import tempfile
@@ -142,6 +143,10 @@ class MemorySampler:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the year's backfill and print its figures; the exit status is 0 when it succeeded."""
     args = _parser().parse_args(argv)
+    # Stopped early (Ctrl-C, or a SIGTERM, also when started in the background), the services are
+    # stopped and the two databases dropped on the way out.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     load_time = _data_load_time()
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as scratch:
         workdir = Path(scratch)
