@@ -13,13 +13,22 @@ from sqlglot import exp
 from sqlglot.dialects.trino import Trino
 from sqlglot.errors import ErrorLevel, ParseError
 from sqlglot.parsers.trino import TrinoParser
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokens import SQLGLOTC_INSTALLED, Token, TokenType
 
 from stripe_emulator.sigma.errors import SigmaSqlError, Source
 from stripe_emulator.sigma.functions import names
 from stripe_emulator.sigma.inference import CALL
 
 __all__ = ["SigmaTrino", "check_tokens", "parse", "tokens"]
+
+if SQLGLOTC_INSTALLED:
+    # The compiled build overlays sqlglot's parser with classes Python cannot subclass; failing here
+    # names the fix instead of a TypeError deep in the first query.
+    raise ImportError(
+        "the Stripe emulator's Sigma SQL parser extends sqlglot's Trino parser, which the compiled "
+        "sqlglotc build (pulled in by sqlglot[c] or sqlglot[rs], e.g. through dagster-dbt) does not "
+        "allow: run `pip uninstall sqlglotc sqlglotrs` in this environment"
+    )
 
 _WRAPPERS = (exp.Window, exp.Filter, exp.IgnoreNulls, exp.RespectNulls, exp.WithinGroup)
 _LEAVES = (exp.Null, exp.Boolean, exp.Star, exp.Placeholder, exp.Parameter)
