@@ -1,5 +1,6 @@
 """`make dev` in a real browser: the asset graph grouped, a partition launched from the UI landing
-with its checks and row count, the row count plotted over days, and why a schedule tick skips.
+with its checks and row count, the row count plotted over days, the dbt models downstream, an
+asset's freshness deadline and state, and why a schedule tick skips.
 
 Screenshots of each view are saved under artifacts/ui/.
 """
@@ -167,3 +168,39 @@ def _warehouse_rows(dev_server: DevServer, spec: Source, day: str) -> int:
         return warehouse.row_counts(spec.table)[day]
     finally:
         warehouse.engine.dispose()
+
+
+_FRESHNESS = """
+query ($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode {
+      internalFreshnessPolicy {
+        __typename
+        ... on CronFreshnessPolicy { deadlineCron timezone }
+      }
+      freshnessStatusInfo { freshnessStatus }
+    }
+  }
+}
+"""
+
+
+def test_an_asset_shows_its_freshness_deadline_and_state(dev_server: DevServer, page: Page) -> None:
+    spec = load_catalog().get(ASSET)
+    path = asset_key(spec).path
+    node = dev_server.graphql.query(_FRESHNESS, {"path": path})["assetNodeOrError"]
+    # The catalogue's fresh_by, in the entry's zone, is the deadline Dagster evaluates.
+    assert node["internalFreshnessPolicy"] == {
+        "__typename": "CronFreshnessPolicy",
+        "deadlineCron": f"{spec.fresh_by.minute} {spec.fresh_by.hour} * * *",
+        "timezone": spec.timezone,
+    }
+    assert node["freshnessStatusInfo"] is not None
+
+    # The asset's overview names the policy and its state (the daemon's freshness loop sets it).
+    page.goto(asset_url(dev_server.url, path))
+    expect(page.get_by_role("button", name=re.compile("Freshness policy"))).to_be_visible()
+    expect(page.get_by_text("Freshness policy", exact=True).first).to_be_visible()
+    expect(page.get_by_text(f"Deadline: At {spec.fresh_by:%I:%M %p} {spec.timezone}")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Loading"))).to_have_count(0, timeout=30_000)
+    page.screenshot(path=SCREENSHOTS / "freshness.png")
