@@ -10,7 +10,7 @@ Every SQL statement against the warehouse's tables is written here (``Warehouse.
 """
 
 from pipelines.warehouse.changes import DEFAULT_AMOUNT_COLUMNS, ChangeSet, ChangeSpec, WindowChanges
-from pipelines.warehouse.closed_periods import ALL_ACCOUNTS, ClosedPeriod, PeriodError, Variance
+from pipelines.warehouse.closed_periods import ALL_ACCOUNTS, ClosedPeriod, Variance
 from pipelines.warehouse.csv_file import CsvFile, read_header
 from pipelines.warehouse.errors import (
     DuplicateRowsError,
@@ -18,6 +18,7 @@ from pipelines.warehouse.errors import (
     LoadSpecError,
     MalformedFileError,
     MissingColumnsError,
+    PeriodError,
     RowCountMismatchError,
     RowsOutsideWindowsError,
     SchemaDriftError,

@@ -40,7 +40,7 @@ from pipelines.warehouse.changes import (
     drop,
     snapshot,
 )
-from pipelines.warehouse.errors import WarehouseError
+from pipelines.warehouse.errors import PeriodError
 from pipelines.warehouse.identifiers import PARTITION_COLUMN
 from pipelines.warehouse.introspection import existing_columns
 from pipelines.warehouse.plan import LoadPlan
@@ -50,10 +50,6 @@ VARIANCES_TABLE = "_stripe_close_variances"
 ALL_ACCOUNTS = "*"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _AMOUNT = sa.Numeric(38, 6)
-
-
-class PeriodError(WarehouseError, ValueError):
-    """A close or reopen that cannot be done as asked (already closed, not closed, no reason...)."""
 
 
 def check_month(month: str) -> str:

@@ -14,6 +14,8 @@ decides between "retry" and "fail once, clearly" without knowing the classes::
     ├── DuplicateRowsError          the file repeats a unique value within a window
     ├── RowCountMismatchError       records in the file, rows inserted and rows counted disagree
     ├── StaleLoadError              the table holds newer data for the windows than the load brings
+    ├── PeriodError                 (also a ValueError) a month's close or reopen cannot be done as
+    │                               asked (already closed, not closed, no reason); nothing recorded
     ├── SourceRowCountError         retryable = True: the file holds another number of records than
     │                               its source announced (a new run of the job gives a new file)
     └── WarehouseBusyError          retryable = True: another process held the database file
@@ -235,3 +237,7 @@ class WarehouseBusyError(WarehouseError):
     """
 
     retryable = True
+
+
+class PeriodError(WarehouseError, ValueError):
+    """A close or reopen that cannot be done as asked (already closed, not closed, no reason...)."""

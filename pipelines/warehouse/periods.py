@@ -23,11 +23,11 @@ from pipelines.warehouse.closed_periods import (
     ALL_ACCOUNTS,
     VARIANCES_TABLE,
     ClosedPeriod,
-    PeriodError,
     PeriodTables,
     Variance,
     check_month,
 )
+from pipelines.warehouse.errors import PeriodError
 from pipelines.warehouse.identifiers import PARTITION_COLUMN, check_identifier
 from pipelines.warehouse.introspection import existing_columns
 from pipelines.warehouse.warehouse import Warehouse

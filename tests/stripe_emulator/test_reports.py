@@ -83,6 +83,9 @@ def test_every_column_the_pipeline_asks_for_is_served(report: Report):
         window = day("2026-03-10", days=3)
         if spec["interval"] == "range":
             parameters.update(window)
+        elif spec["interval"] == "payout":
+            _, payouts = report(PAYOUTS, {**window, "columns": ["payout_id"]})
+            parameters["payout"] = payouts[0]["payout_id"]
         else:
             parameters["interval_end"] = window["interval_end"]
         header, rows = report(report_type, parameters)
