@@ -264,59 +264,48 @@ class _Comparison:
     compare: Callable[[Warehouse, list[str]], tuple[list[Mismatch], dict[str, Any]]]
 
 
-def _activity_mismatches(activity: Source, summary: Source) -> _Comparison:
+def _summary_line_mismatches(
+    source: Source, summary: Source, line: str, label: str, description: str
+) -> _Comparison:
+    """``source``'s sum of ``net`` per day and currency against balance.summary's ``line`` line."""
+
     def compare(wh: Warehouse, days: list[str]) -> tuple[list[Mismatch], dict[str, Any]]:
-        ours = wh.grouped_totals(activity.table, ["net"], group_by=["currency"], window_keys=days)
+        ours = wh.grouped_totals(source.table, ["net"], group_by=["currency"], window_keys=days)
         theirs = wh.grouped_totals(
-            summary.table,
-            ["net_amount"],
-            group_by=["currency"],
-            window_keys=days,
-            where={"category": "activity"},
+            summary.table, ["net_amount"], group_by=["currency"], window_keys=days, where={"category": line}
         )
         found = mismatches(
             by_lower_currency(ours, 1),
             by_lower_currency(theirs, 1),
             key_names=("day", "currency"),
-            labels=[("activity_net", "summary_activity")],
+            labels=[(label, f"summary_{line}")],
         )
-        return found, {
-            "difference_by_currency": difference_by_currency(found, "activity_net_minus_summary_activity")
-        }
+        difference = f"{label}_minus_summary_{line}"
+        return found, {"difference_by_currency": difference_by_currency(found, difference)}
 
-    return _Comparison(
+    return _Comparison(description, "day/currency pair(s)", compare)
+
+
+def _activity_mismatches(activity: Source, summary: Source) -> _Comparison:
+    return _summary_line_mismatches(
+        activity,
+        summary,
+        "activity",
+        "activity_net",
         f"For every day both {activity.table} and {summary.table} hold, the sum of `net` per currency "
         "equals balance.summary's `activity` line.",
-        "day/currency pair(s)",
-        compare,
     )
 
 
 def _ending_balance_mismatches(ending: Source, summary: Source) -> _Comparison:
-    def compare(wh: Warehouse, days: list[str]) -> tuple[list[Mismatch], dict[str, Any]]:
-        ours = wh.grouped_totals(ending.table, ["net"], group_by=["currency"], window_keys=days)
-        theirs = wh.grouped_totals(
-            summary.table,
-            ["net_amount"],
-            group_by=["currency"],
-            window_keys=days,
-            where={"category": "ending_balance"},
-        )
-        found = mismatches(
-            by_lower_currency(ours, 1),
-            by_lower_currency(theirs, 1),
-            key_names=("day", "currency"),
-            labels=[("transactions_net", "summary_ending_balance")],
-        )
-        label = "transactions_net_minus_summary_ending_balance"
-        return found, {"difference_by_currency": difference_by_currency(found, label)}
-
-    return _Comparison(
+    return _summary_line_mismatches(
+        ending,
+        summary,
+        "ending_balance",
+        "transactions_net",
         f"For every day both {ending.table} and {summary.table} hold, the sum of `net` of the "
         "transactions making up the balance at the end of the day equals balance.summary's "
         "`ending_balance` line, per currency.",
-        "day/currency pair(s)",
-        compare,
     )
 
 
