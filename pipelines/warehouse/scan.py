@@ -59,12 +59,30 @@ def scan_file(path: Path) -> FileScan:
     field, text after a closing quote, a quoted field never closed, or a record longer than
     :data:`MAX_RECORD_BYTES`.
     """
-    return _Scanner(Path(path)).run()
+    scanner = FileScanner(Path(path))
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            scanner.feed(chunk)
+    return scanner.finish()
 
 
-class _Scanner:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+class FileScanner:
+    """The scan of :func:`scan_file`, fed the file's bytes as they arrive (a download's stream).
+
+    ``feed`` the bytes in order, however they are split, then ``finish``: the result and the
+    errors are those of ``scan_file`` on the same bytes. ``path`` is where the bytes fed so far
+    can be read back: an error reads it to name the line of its record.
+    """
+
+    def __init__(self, path: Path, *, chunk_bytes: int = _CHUNK_BYTES) -> None:
+        self.path = Path(path)
+        # Bytes are gathered into buffers of about this size: numpy's cost per call stays small
+        # however finely the network splits the stream.
+        self._chunk_bytes = max(chunk_bytes, len(_BOM))
+        self._pending = bytearray()  # the previous buffer's last bytes, then the bytes not yet scanned
+        self._kept = 0
+        self._offset = 0  # absolute offset of the first byte not yet scanned
+        self._started = False
         self.records = 0  # non-blank records, the header included
         self.longest = 0
         self.markers: list[int] = []
@@ -74,31 +92,37 @@ class _Scanner:
         self.odd = 0  # quotes seen so far, modulo 2: 1 inside a quoted field
         self.pending_close: int | None = None  # a closing quote whose next byte is in the next buffer
 
-    def run(self) -> FileScan:
-        with self.path.open("rb") as handle:
-            if handle.read(len(_BOM)) == _BOM:
-                self.record_start = self.data_start = len(_BOM)
-            handle.seek(0)
-            # One buffer for the whole pass, the previous read's last bytes kept at its front.
-            buffer = bytearray(_KEEP + _CHUNK_BYTES)
-            view = memoryview(buffer)
-            kept = 0
-            offset = 0  # absolute offset of the first new byte of the buffer
-            while read := handle.readinto(view[kept : kept + _CHUNK_BYTES]):
-                size = kept + read
-                self._buffer(np.frombuffer(buffer, dtype=np.uint8, count=size), offset - kept, kept)
-                offset += read
-                tail = bytes(view[max(size - _KEEP, 0) : size])
-                view[: len(tail)] = tail
-                kept = len(tail)
-            view.release()
-            self._end(bytes(buffer[:kept]), offset)
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Scan the next bytes of the file (MalformedFileError as soon as a problem is seen)."""
+        self._pending += data
+        if len(self._pending) - self._kept >= self._chunk_bytes:
+            self._scan_pending()
+
+    def finish(self) -> FileScan:
+        """What the whole file holds, once every byte was fed (MalformedFileError as ``scan_file``)."""
+        if len(self._pending) > self._kept:
+            self._scan_pending()
+        self._end(bytes(self._pending), self._offset)
         return FileScan(
             records=max(self.records - 1, 0),
             longest_record=self.longest,
             end_markers=tuple(self.markers),
             blank_lines=tuple(self.blanks),
         )
+
+    def _scan_pending(self) -> None:
+        if not self._started:
+            self._started = True
+            if self._pending[: len(_BOM)] == _BOM:
+                self.record_start = self.data_start = len(_BOM)
+        size = len(self._pending)
+        kept = self._kept
+        array = np.frombuffer(bytes(self._pending), dtype=np.uint8)
+        self._buffer(array, self._offset - kept, kept)
+        self._offset += size - kept
+        tail = self._pending[max(size - _KEEP, 0) :]
+        self._pending = bytearray(tail)
+        self._kept = len(tail)
 
     def _buffer(self, array: np.ndarray, base: int, new_from: int) -> None:
         """Scan ``array`` (its first ``new_from`` bytes were seen in the previous buffer)."""
