@@ -130,6 +130,8 @@ class Landing:
                     # What the re-landing changed; closed months keep their rows.
                     changes=ChangeSpec(account=account, loaded_by=run.id),
                 ),
+                # Scanned while it was downloaded: the records counted, the quoting checked.
+                scan=downloaded.scan,
             )
             loading = time.monotonic() - began
         finally:

@@ -27,16 +27,23 @@ import httpx
 from pipelines.stripe.client import StripeClient
 from pipelines.stripe.errors import DownloadError, InvalidRequestError
 from pipelines.stripe.retries import RETRYABLE_TRANSPORT_ERRORS, Backoff
+from pipelines.warehouse.errors import MalformedFileError
+from pipelines.warehouse.scan import FileScan, FileScanner
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class DownloadedFile:
-    """A file written completely at ``path``; ``size`` in bytes."""
+    """A file written completely at ``path``; ``size`` in bytes.
+
+    ``scan`` is the scan of its bytes made while they arrived (``None`` when it found a problem, or
+    the file was changed since): a load given it skips its own pass over the file.
+    """
 
     path: Path
     size: int
+    scan: FileScan | None = None
 
 
 class IncompleteDownload(Exception):
@@ -171,7 +178,7 @@ class FileDownloader:
             expected = source.prepare()
             dest.parent.mkdir(parents=True, exist_ok=True)
             try:
-                size = self._attempt(source, dest, expected)
+                size, scan = self._attempt(source, dest, expected)
             except IncompleteDownload as incomplete:
                 problem = str(incomplete)
                 logger.warning(
@@ -182,7 +189,7 @@ class FileDownloader:
                     problem,
                 )
                 continue
-            return DownloadedFile(path=dest, size=size)
+            return DownloadedFile(path=dest, size=size, scan=scan)
         raise DownloadError(
             f"{source.name} could not be downloaded completely in {self._attempts} "
             f"attempt{'s' if self._attempts != 1 else ''}; last attempt: {problem}",
@@ -191,12 +198,16 @@ class FileDownloader:
             expected_size=expected,
         )
 
-    def _attempt(self, source: DownloadSource, dest: Path, expected: int | None) -> int:
+    def _attempt(
+        self, source: DownloadSource, dest: Path, expected: int | None
+    ) -> tuple[int, FileScan | None]:
         handle, partial_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         partial = Path(partial_name)
         try:
             with os.fdopen(handle, "wb") as out:
-                received, content_length = self._receive(source, out, expected)
+                # Buffers of 1 MiB: all but the last are scanned before the body ends.
+                scanner: FileScanner | None = FileScanner(partial, chunk_bytes=1 << 20)
+                received, content_length, scanner = self._receive(source, out, expected, scanner)
                 if content_length is not None and received != content_length:
                     raise IncompleteDownload(
                         f"received {received} bytes, Content-Length said {content_length}"
@@ -207,12 +218,15 @@ class FileDownloader:
                     )
                 out.flush()
                 os.fsync(out.fileno())
+            scan = _finish(scanner)
             os.replace(partial, dest)
-            return received
+            return received, scan
         finally:
             partial.unlink(missing_ok=True)
 
-    def _receive(self, source: DownloadSource, out: BinaryIO, expected: int | None) -> tuple[int, int | None]:
+    def _receive(
+        self, source: DownloadSource, out: BinaryIO, expected: int | None, scanner: FileScanner | None
+    ) -> tuple[int, int | None, FileScanner | None]:
         received = 0
         clock = self._client.clock
         started = clock.monotonic()
@@ -225,6 +239,8 @@ class FileDownloader:
                 for chunk in response.iter_bytes():
                     out.write(chunk)
                     received += len(chunk)
+                    # Scanned while the next bytes travel, so the load need not read the file again.
+                    scanner = _feed(scanner, chunk)
                     if expected is not None and received > expected:
                         raise IncompleteDownload(f"received more than the {expected} bytes Stripe declared")
                     if clock.monotonic() - started > deadline:
@@ -236,7 +252,28 @@ class FileDownloader:
                 raise IncompleteDownload(
                     f"connection broke after {received} bytes: {exc or type(exc).__name__}"
                 ) from exc
-        return received, content_length
+        return received, content_length, scanner
+
+
+def _feed(scanner: FileScanner | None, chunk: bytes) -> FileScanner | None:
+    # A malformed file is the loader's to report (it scans the file itself, naming line and offset
+    # in the file placed at dest), so the stream's scan just stops.
+    if scanner is None:
+        return None
+    try:
+        scanner.feed(chunk)
+    except MalformedFileError:
+        return None
+    return scanner
+
+
+def _finish(scanner: FileScanner | None) -> FileScan | None:
+    if scanner is None:
+        return None
+    try:
+        return scanner.finish()
+    except MalformedFileError:
+        return None
 
 
 def _content_length(response: httpx.Response) -> int | None:

@@ -41,7 +41,7 @@ from pipelines.warehouse.locks import (
 )
 from pipelines.warehouse.logical_types import TIMESTAMP, field_parser, to_database_value
 from pipelines.warehouse.plan import LoadPlan, build_plan, check_file_columns, undecided_candidates
-from pipelines.warehouse.scan import scan_file
+from pipelines.warehouse.scan import FileScan, scan_file
 from pipelines.warehouse.spec import ChangeSet, Column, LoadResult, LoadSpec
 
 DEFAULT_BUSY_TIMEOUT = 120.0
@@ -372,7 +372,9 @@ class Warehouse:
 
     # ---- loading -------------------------------------------------------------------------------------
 
-    def replace_windows(self, csv_path: Path | str, spec: LoadSpec) -> LoadResult:
+    def replace_windows(
+        self, csv_path: Path | str, spec: LoadSpec, *, scan: FileScan | None = None
+    ) -> LoadResult:
         """Replace the rows of ``spec``'s windows (within its scope) by the rows of the CSV file, atomically.
 
         Before the database is touched: the header is checked (MissingColumnsError: the file lacks
@@ -390,13 +392,17 @@ class Warehouse:
         above: SchemaDriftError (the file's data does not fit an existing column),
         RowsOutsideWindowsError, IdentifierError (a name that is not a plain identifier),
         LoadSpecError (windows that overlap or do not fit the split column).
+
+        ``scan``: the scan of exactly these bytes made as they were received
+        (:class:`~pipelines.warehouse.scan.FileScanner`), used instead of scanning the file again.
         """
         started = time.perf_counter()
         table = check_identifier(spec.table, "table name")
         csv_file = CsvFile(Path(csv_path))
         # What only the file can tell is settled before the database is touched (and locked).
         check_file_columns(spec, csv_file.header, csv_file.path, self._display(table))
-        scan = scan_file(csv_file.path)
+        if scan is None:
+            scan = scan_file(csv_file.path)
         if spec.expected_records is not None and scan.records != spec.expected_records:
             raise SourceRowCountError(
                 csv_file.path, self._display(table), scan.records, spec.expected_records

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.stripe import FileDownloader
 from pipelines.stripe.errors import DownloadError
+from pipelines.warehouse.scan import scan_file
 
 FILE_ID = "file_1Abc"
 CONTENT = b"id,amount,currency\n" + b"".join(
@@ -206,3 +207,30 @@ def test_a_download_that_trickles_gives_up_at_a_deadline_scaled_to_the_file(
     # 10 s + 390 KB at 64 KB/s is about 16 s a try; the trickle would have taken 390 s each.
     assert clock.elapsed < 2 * 20 + 10
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("first_attempt", ["full", "broken", "short"])
+def test_the_file_is_scanned_as_it_arrives(make_client, respond, error, tmp_path, first_attempt):
+    handler, _ = file_server(respond, error, first_attempt, "full")
+    dest = tmp_path / "report.csv"
+
+    downloaded = _downloader(make_client, handler).download(FILE_ID, dest)
+
+    # The scan is of the placed file's bytes, not of an abandoned attempt's.
+    assert downloaded.scan == scan_file(dest)
+    assert downloaded.scan.records == 20_000
+
+
+def test_a_malformed_file_is_left_for_the_load_to_scan_and_report(make_client, respond, error, tmp_path):
+    body = b'id,amount\n1,2"3\n'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"/v1/files/{FILE_ID}":
+            return respond(200, {"id": FILE_ID, "object": "file", "size": len(body), "url": None})
+        return httpx.Response(200, content=body)
+
+    dest = tmp_path / "report.csv"
+    downloaded = _downloader(make_client, handler).download(FILE_ID, dest)
+
+    assert dest.read_bytes() == body
+    assert downloaded.scan is None
