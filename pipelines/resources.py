@@ -36,7 +36,7 @@ class StripeResource(dg.ConfigurableResource):
     )
     request_timeout_seconds: float = Field(default=30.0, description="Per-request network timeout.")
     max_network_retries: int = Field(default=4, description="Retries of one request on transient errors.")
-    poll_initial_seconds: float = Field(default=0.5, description="First wait between polls of a run.")
+    poll_initial_seconds: float = Field(default=0.05, description="First wait between polls of a run.")
     poll_max_seconds: float = Field(default=10.0, description="Longest wait between polls of a run.")
     run_deadline_seconds: float = Field(
         default=3600.0, description="Never wait longer than this for one Stripe run."

@@ -31,7 +31,7 @@ def test_a_query_run_is_polled_until_it_succeeds(make_client, data_api, clock):
     assert {r.headers["Stripe-Context"] for r in api.requests} == {"acct_9"}
     assert created == ["qrun_1"]
     assert len(api.of("GET")) == 4
-    assert clock.sleeps == [0.5, 0.75, 1.125, 1.6875]
+    assert clock.sleeps == pytest.approx([0.05, 0.075, 0.1125, 0.16875])
     assert (run.id, run.kind, run.status, run.stripe_context) == (
         "qrun_1",
         "query_run",

@@ -59,3 +59,23 @@ def test_a_zero_deadline_returns_the_state_without_waiting(clock):
 
     assert not polled.done
     assert clock.sleeps == []
+
+
+def _polls_until(seconds: float, policy: PollPolicy) -> tuple[int, float]:
+    """How many polls the policy makes of a job done after ``seconds``, and when it sees it done."""
+    elapsed = 0.0
+    for polls, interval in enumerate(policy.intervals(), start=1):
+        elapsed += interval
+        if elapsed >= seconds:
+            return polls, elapsed
+    raise AssertionError("unreachable")
+
+
+def test_a_quick_job_is_seen_done_soon_and_a_long_one_is_not_polled_much_more():
+    policy = PollPolicy()
+
+    _, seen = _polls_until(0.3, policy)
+    assert seen < 0.3 * policy.factor
+    polls, _ = _polls_until(1800.0, policy)
+    # Half an hour at the longest interval alone is 180 polls.
+    assert polls <= 1800.0 / policy.maximum + 15
