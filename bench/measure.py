@@ -241,6 +241,7 @@ def _end_to_end(task: Mapping[str, Any]) -> Load:
                 split_column=spec.split_column,
                 lineage={"_stripe_run_id": run.id, "_data_load_time": DATA_LOAD_TIME},
             ),
+            scan=downloaded.scan,  # made while the file arrived, as the landing passes it
         )
         committed = time.perf_counter()
         client.close()
