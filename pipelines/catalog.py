@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlglot.errors import ParseError
 
@@ -50,7 +50,7 @@ from pipelines.sources import (
     SigmaSource,
     Source,
 )
-from pipelines.sources.base import ACCOUNT_ROW_COLUMN, DEFAULT_FRESH_BY
+from pipelines.sources.base import ACCOUNT_ROW_COLUMN, DEFAULT_FRESH_BY, ConnectMode
 from pipelines.warehouse import Column
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -253,7 +253,8 @@ def _report(
     if extra:
         kind = PayoutReportSource
     connected_account_type = _either(known.connect, report_type.startswith("connected_account_"))
-    if entry.connect == "all_accounts":
+    connect = _connect_mode(entry.connect, connected_account_type, kind)
+    if connect == "all_accounts":
         columns = _all_accounts_columns(columns, connected_account_type, kind, place)
     landed, stripe_columns = _landed_columns(columns, kind, place)
     source = kind(
@@ -268,13 +269,33 @@ def _report(
         split_column=split_column,
         unique_column=unique_column,
         parameters=parameters,
-        connect=entry.connect,
+        connect=connect,
         connected_account_type=connected_account_type,
         period=entry.period or "day",
         **extra,
         **settings,
     )
     return source, place
+
+
+def _connect_mode(
+    given: Literal["per_account", "all_accounts", True] | None,
+    connected_account_type: bool,
+    kind: type[ReportSource],
+) -> ConnectMode:
+    """The entry's Connect mode: a named one as given; otherwise ``all_accounts`` for a v1
+    ``connected_account_*`` type and ``per_account`` for any other type asked to fan out (``true``).
+
+    A ``connected_account_*`` run without ``parameters[connected_account]`` returns every account's
+    rows, so without the account column they could not be told apart: such a type lands all accounts
+    at once unless ``per_account`` is named. One run per chunk keeps the partitions (days) and Stripe
+    jobs independent of the number of accounts, which per-account partitions are not at platform
+    scale (README, Connect)."""
+    if given in ("per_account", "all_accounts"):
+        return given
+    if connected_account_type and kind is ReportSource:
+        return "all_accounts"
+    return "per_account" if given is True else None
 
 
 def _all_accounts_columns(

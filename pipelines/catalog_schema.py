@@ -153,14 +153,19 @@ def _fresh_by(value: object) -> time:
     raise ValueError(f"{value!r} is not a time of day: write HH:MM in the entry's time zone, e.g. '09:00'")
 
 
-def _connect(value: object) -> Literal["per_account", "all_accounts"] | None:
+def _connect(value: object) -> Literal["per_account", "all_accounts", True] | None:
+    # `true` asks for Connect without naming a mode: the catalogue picks the one that fits the
+    # entry (all_accounts for connected_account_* report types, per_account otherwise).
     if value in (None, "", False, "none"):
         return None
+    if value is True or value in ("true", "yes"):
+        return True
     if value in ("per_account", "all_accounts"):
         return value  # type: ignore[return-value]
     raise ValueError(
         "must be `all_accounts` (a connected_account_* report run once per chunk for every connected "
-        f"account) or `per_account` (one partition per connected account), not {value!r}"
+        f"account), `per_account` (one partition per connected account) or `true` (the mode that fits "
+        f"the entry), not {value!r}"
     )
 
 
@@ -171,7 +176,8 @@ def _sigma_connect(value: object) -> Literal["per_account"] | None:
             "`all_accounts` is for connected_account_* report types; a Sigma query runs as one account "
             "(Stripe-Account), so use `per_account`"
         )
-    return _connect(value)  # type: ignore[return-value]
+    mode = _connect(value)
+    return "per_account" if mode is True else mode  # type: ignore[return-value]
 
 
 def _owner(value: object) -> str:
@@ -251,7 +257,7 @@ Day = Annotated[date, PlainValidator(_date)]
 Days = Annotated[int, AfterValidator(_days)]
 FreshBy = Annotated[time, PlainValidator(_fresh_by)]
 SettlingDays = Annotated[int, AfterValidator(_settling_days)]
-Connect = Annotated[Literal["per_account", "all_accounts"] | None, PlainValidator(_connect)]
+Connect = Annotated[Literal["per_account", "all_accounts", True] | None, PlainValidator(_connect)]
 SigmaConnect = Annotated[Literal["per_account"] | None, PlainValidator(_sigma_connect)]
 Owners = Annotated[tuple[Annotated[str, PlainValidator(_owner)], ...], _split(",")]
 Tags = Annotated[

@@ -144,7 +144,7 @@ def _run(days_wanted: int) -> int:
                 print(f"  skip   {spec.name}: no complete period yet")
                 continue
             job = defs.resolve_job_def(f"land_{spec.name}")
-            for account in accounts if spec.connect else [None]:
+            for account in accounts if spec.per_account else [None]:
                 first, last = partition_key(account, days[0]), partition_key(account, days[-1])
                 result = job.execute_in_process(
                     instance=instance,

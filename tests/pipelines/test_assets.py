@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
+import sqlalchemy as sa
 from dagster_runs import Materialize, count_by_partition, failure_messages, rows
 from pipeline_settings import API_KEY, DATA_LOAD_TIME, FAST_RETRIES, open_warehouse
 
@@ -16,6 +17,7 @@ from pipelines.catalog import load_catalog
 from pipelines.partitions import partitions_for, resolve
 from pipelines.project import build_definitions
 from pipelines.resources import StripeResource, WarehouseResource
+from pipelines.sigma_sql import render_for_window
 from pipelines.sources import PayoutReportSource
 from stripe_emulator.server import EmulatorServer
 
@@ -254,7 +256,7 @@ def test_a_dst_day_in_new_york_is_25_hours_of_stripe_data(
     assert local_days == {"2026-11-01"}
 
 
-def test_connect_assets_fan_out_per_connected_account(
+def test_a_per_account_query_lands_each_account_as_that_account_and_reloads_one_alone(
     defs: dg.Definitions,
     materialize: Materialize,
     warehouse: WarehouseResource,
@@ -271,29 +273,63 @@ def test_connect_assets_fan_out_per_connected_account(
     accounts = sorted(request.partition_keys)
     assert len(accounts) == 2 and all(a.startswith("acct_") for a in accounts)
 
-    name = "connected_account_balance_change_from_activity_itemized_3"
+    name = "connected_account_daily_activity"
+    spec = catalog.get(name)
+    assert spec.per_account
     for account in accounts:
         assert materialize(name, f"{account}|{DAY}").success
 
-    spec = catalog.get(name)
     [window] = resolve(partitions_for(spec), [f"{accounts[0]}|{DAY}"])
+    sql = render_for_window(spec.sql, window.start, window.end, freshness_column=False)
     wh = open_warehouse(warehouse)
+    totals = {}
     for account in accounts:
-        expected = _engine_rows(
-            emulator,
-            tmp_path,
-            spec.report_type,
-            spec.parameters_for(window.start, window.end, account),
-        )
-        assert wh.row_counts(spec.table, where={"_account": account}) == {DAY: len(expected)}
-    other_before = wh.row_counts(spec.table, where={"_account": accounts[1]})
+        path = tmp_path / f"expected-{account}.csv"
+        emulator.engine.run_sigma(sql, path, account=account)
+        with path.open(newline="") as handle:
+            expected = sum(int(r["transactions"]) for r in csv.DictReader(handle))
+        assert expected > 0
+        with wh.engine.connect() as connection:
+            totals[account] = connection.execute(
+                sa.text(f'SELECT sum("transactions") FROM {wh.qualified(spec.table)} WHERE "_account" = :a'),
+                {"a": account},
+            ).scalar_one()
+        assert totals[account] == expected, account  # the account's own data, as Sigma shows it to it
+    assert totals[accounts[0]] != totals[accounts[1]]
+    other_before = wh.row_counts(spec.table, by="_stripe_run_id", where={"_account": accounts[1]})
     assert materialize(name, f"{accounts[0]}|{DAY}").success
-    assert wh.row_counts(spec.table, where={"_account": accounts[1]}) == other_before
+    assert wh.row_counts(spec.table, by="_stripe_run_id", where={"_account": accounts[1]}) == other_before
+
+
+def test_the_shipped_connect_report_lands_every_account_in_one_run_per_day(
+    materialize: Materialize, warehouse: WarehouseResource, emulator: EmulatorServer, catalog, tmp_path: Path
+) -> None:
+    name = "connected_account_balance_change_from_activity_itemized_3"
+    spec = catalog.get(name)
+    assert spec.connect == "all_accounts"
+    result = materialize(name, DAY)
+    assert result.success, failure_messages(result)
+
+    [window] = resolve(partitions_for(spec), [DAY])
+    expected = _engine_rows(
+        emulator, tmp_path, spec.report_type, spec.parameters_for(window.start, window.end, None)
+    )
+    per_account: dict[str, int] = {}
+    for row in expected:
+        per_account[row["connected_account"]] = per_account.get(row["connected_account"], 0) + 1
+    assert len(per_account) >= 2
+    wh = open_warehouse(warehouse)
+    assert wh.row_counts(spec.table, by="connected_account") == per_account
+    assert len(wh.row_counts(spec.table, by="_stripe_run_id")) == 1
+    [check] = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "rows_per_connected_account"
+    ]
+    assert check.passed
 
 
 def test_every_asset_of_the_project_materializes_a_day(materialize: Materialize, catalog, defs) -> None:
     for spec in catalog.sources:
-        if spec.connect or isinstance(spec, PayoutReportSource):
+        if spec.per_account or isinstance(spec, PayoutReportSource):
             continue  # per-payout partitions come from landed payouts: test_payout_reports.py
         result = materialize(spec.name, DAY if spec.period == "day" else "2026-10-01")
         assert result.success, f"{spec.name}: {failure_messages(result)}"

@@ -118,7 +118,7 @@ def test_a_per_account_backfill_covers_each_known_account_or_the_one_named(
     offline_defs: dg.Definitions, instance: dg.DagsterInstance
 ) -> None:
     instance.add_dynamic_partitions("stripe_connected_accounts", ["acct_1Qa", "acct_2Rb"])
-    name = "connected_account_balance_change_from_activity_itemized_3"
+    name = "connected_account_daily_activity"
 
     every = plan_backfill(offline_defs, name, FIRST, LAST, instance=instance)
     one = plan_backfill(offline_defs, name, FIRST, LAST, account="acct_2Rb", instance=instance)
@@ -130,6 +130,21 @@ def test_a_per_account_backfill_covers_each_known_account_or_the_one_named(
         BackfillRequestError, match=r"acct_2Rc: not a connected account .* did you mean 'acct_2Rb'"
     ):
         plan_backfill(offline_defs, name, FIRST, LAST, account="acct_2Rc", instance=instance)
+
+
+def test_the_shipped_connect_report_is_backfilled_for_every_account_in_day_runs(
+    offline_defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    instance.add_dynamic_partitions("stripe_connected_accounts", ["acct_1Qa", "acct_2Rb"])
+    name = "connected_account_balance_change_from_activity_itemized_3"
+
+    plan = plan_backfill(offline_defs, name, FIRST, LAST, instance=instance)
+
+    # Two 31-day chunks whatever the number of accounts: each run returns every account's rows.
+    assert plan.accounts == () and len(plan.partition_keys) == 33 and len(plan.runs) == 2
+    assert plan.runs[0][0] == "2026-10-07" and plan.runs[-1][-1] == "2026-11-08"
+    with pytest.raises(BackfillRequestError, match="is not partitioned per connected account"):
+        plan_backfill(offline_defs, name, FIRST, LAST, account="acct_2Rb", instance=instance)
 
 
 def test_an_asset_whose_key_is_too_long_for_a_whole_title_is_submitted_with_its_days_in_the_title(

@@ -17,7 +17,9 @@ from pipelines.resources import WarehouseResource
 from pipelines.warehouse import Periods
 
 BCFA = "balance_change_from_activity_itemized_3"
-CONNECT = "connected_account_balance_change_from_activity_itemized_3"
+CONNECT = "connected_account_daily_activity"  # per account: one account closes alone
+CONNECT_TABLE = "sigma_connected_account_daily_activity"
+ALL_ACCOUNTS = "connected_account_balance_change_from_activity_itemized_3"
 DAY, MONTH = "2026-11-09", "2026-11"
 
 
@@ -29,7 +31,16 @@ def _blank_payouts(warehouse: WarehouseResource, table: str = BCFA, **where: str
 def _runs(warehouse: WarehouseResource, account: str) -> set[str]:
     """The Stripe runs an account's rows of the day came from."""
     wh = open_warehouse(warehouse)
-    return set(wh.row_counts(CONNECT, by="_stripe_run_id", where={"_account": account}))
+    return set(wh.row_counts(CONNECT_TABLE, by="_stripe_run_id", where={"_account": account}))
+
+
+def _rows_per_account(warehouse: WarehouseResource) -> dict[str, dict[str, int]]:
+    """The all-accounts table's rows per connected account, per Stripe run they came from."""
+    wh = open_warehouse(warehouse)
+    return {
+        account: wh.row_counts(ALL_ACCOUNTS, by="_stripe_run_id", where={"connected_account": account})
+        for account in wh.row_counts(ALL_ACCOUNTS, by="connected_account")
+    }
 
 
 def _check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
@@ -133,6 +144,7 @@ def test_closing_a_connect_month_closes_every_account_unless_one_is_named(
     first, second = sorted(request.partition_keys)
     assert materialize(CONNECT, f"{first}|{DAY}").success
     landed = _runs(warehouse, first)
+    assert landed
 
     monkeypatch.setenv("WAREHOUSE_URL", warehouse.url)
     assert main(["close", CONNECT, "--month", MONTH, "--account", first, "--by", "ops"]) == 0
@@ -147,3 +159,27 @@ def test_closing_a_connect_month_closes_every_account_unless_one_is_named(
     assert close.account == first
     assert _close_job(defs, instance, assets=[CONNECT]).success  # every account now
     assert {c.account for c in Periods(open_warehouse(warehouse)).history()} == {first, "*"}
+
+
+def test_closing_the_all_accounts_report_keeps_every_accounts_rows(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    control: httpx.Client,
+    materialize: Materialize,
+    warehouse: WarehouseResource,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert materialize(ALL_ACCOUNTS, DAY).success
+    landed = _rows_per_account(warehouse)
+    assert len(landed) >= 2  # one run, every connected account's rows
+
+    monkeypatch.setenv("WAREHOUSE_URL", warehouse.url)
+    assert main(["close", ALL_ACCOUNTS, "--month", MONTH, "--account", next(iter(landed))]) == 1
+    assert main(["close", ALL_ACCOUNTS, "--month", MONTH, "--by", "ops"]) == 0
+    [close] = Periods(open_warehouse(warehouse)).history()
+    assert close.account == "*"
+
+    control.post("/advance", json={"by_hours": 24}).raise_for_status()
+    relanded = materialize(ALL_ACCOUNTS, DAY)
+    assert relanded.success
+    assert _rows_per_account(warehouse) == landed  # every account's closed rows, from the first run

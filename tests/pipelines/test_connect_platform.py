@@ -169,3 +169,31 @@ def test_a_sigma_query_cannot_run_for_all_accounts_at_once(tmp_path: Path) -> No
     )
     with pytest.raises(CatalogError, match="per_account"):
         _catalog(tmp_path, "reports: []\n")
+
+
+def test_connect_without_a_mode_picks_all_accounts_for_connected_account_types(tmp_path: Path) -> None:
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "fees.sql").write_text(
+        "-- connect: true\n-- partition_column: day\n"
+        "select date_trunc('day', created) as day, count(*) as n from charges "
+        "where created >= :window_start and created < :window_end group by 1\n"
+    )
+    catalog = _catalog(
+        tmp_path,
+        "reports:\n"
+        f"  - report_type: {REPORT_TYPE}\n    name: implied\n"
+        f"  - report_type: {REPORT_TYPE}\n    name: asked\n    connect: true\n"
+        f"  - report_type: {REPORT_TYPE}\n    name: named\n    connect: per_account\n"
+        "  - report_type: balance.summary.1\n    connect: true\n"
+        "  - report_type: payouts.itemized.3\n",
+    )
+    modes = {s.name: s.connect for s in catalog.sources}
+    assert modes == {
+        "implied": "all_accounts",  # without the account column every account's rows would be mixed
+        "asked": "all_accounts",
+        "named": "per_account",
+        "balance_summary_1": "per_account",  # other reports run as one account (Stripe-Account)
+        "payouts_itemized_3": None,
+        "fees": "per_account",
+    }
+    assert next(c.name for c in catalog.get("implied").columns) == "connected_account"
