@@ -11,14 +11,17 @@ values never reach the UI) and the translator's options. ``build_defs`` is
 and jobs, so a component and this project's own ``definitions.py`` define the same things.
 """
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import dagster as dg
+from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext, DefinitionsLoadType
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.catalog import Catalog, load_catalog
@@ -26,7 +29,7 @@ from pipelines.catalog_schema import LineDict, LineList
 from pipelines.contracts import check_catalog
 from pipelines.errors import CatalogError
 from pipelines.project import build_definitions
-from pipelines.report_availability import apply_stripe_data_start
+from pipelines.report_availability import start_at_stripe_data, stripe_data_starts
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
 from pipelines.sources import DataReportSource
 from pipelines.stripe import StripeSettings
@@ -189,22 +192,48 @@ class StripeReportsComponent(dg.Component, dg.Resolvable):
     translator: Annotated[TranslatorModel, _model(TranslatorModel)] = field(default_factory=TranslatorModel)
     sensor_interval_seconds: int = 600
     check_data_contracts: bool = True
+    # One process per run by default: a step process would import Dagster and rebuild the
+    # definitions (seconds each) for steps that mostly wait on Stripe (README: Performance).
+    executor: Literal["in_process", "multiprocess", "forkserver"] = "in_process"
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """Assets, checks, sensors, schedules and jobs for the catalogue, with the two resources."""
         catalog = self.load_catalog(context.path)
-        if self.check_data_contracts:
+        key = _reconstruction_key(context)
+        recorded = _recorded_checks(key) if self.check_data_contracts else None
+        starts: dict[str, datetime] | None = None
+        if recorded is not None:
+            # A run or step process: the code server made the checks and recorded Stripe's starts.
+            starts = recorded
+        elif self.check_data_contracts:
             reports = [s for s in catalog.sources if isinstance(s, DataReportSource)]
             _log.info(check_catalog(catalog.queries, self.stripe_settings(), reports))
-            # Days before Stripe's data_available_start are not offered as partitions.
-            catalog, note = apply_stripe_data_start(catalog, self.stripe_settings())
+            starts, note = stripe_data_starts(catalog, self.stripe_settings())
             _log.info(note)
-        return build_definitions(
+        if starts:
+            # Days before Stripe's data_available_start are not offered as partitions.
+            catalog, _ = start_at_stripe_data(catalog, starts)
+        defs = build_definitions(
             catalog,
             self.resources(),
             sensor_interval_seconds=self.sensor_interval_seconds,
             translator=self.build_translator(),
         )
+        defs = dg.Definitions.merge(defs, dg.Definitions(executor=self.executor_def()))
+        if not self.check_data_contracts:
+            return defs
+        recorded_starts = {t: s.isoformat() for t, s in (starts or {}).items()}
+        return defs.with_reconstruction_metadata({key: json.dumps(recorded_starts, sort_keys=True)})
+
+    def executor_def(self) -> dg.ExecutorDefinition:
+        """The executor of every job of this component, as the ``executor`` attribute names it."""
+        if self.executor == "multiprocess":
+            return dg.multiprocess_executor
+        if self.executor == "forkserver":
+            return dg.multiprocess_executor.configured(
+                {"start_method": {"forkserver": {"preload_modules": ["dagster", "pipelines.component"]}}}
+            )
+        return dg.in_process_executor
 
     def load_catalog(self, folder: Path) -> Catalog:
         """The catalogue the attributes name; relative paths are relative to ``folder``, the defs.yaml's."""
@@ -278,6 +307,27 @@ class StripeReportsComponent(dg.Component, dg.Resolvable):
 
     def _url_from_env(self, environ: Mapping[str, str]) -> bool:
         return bool(self.warehouse.url_env and environ.get(self.warehouse.url_env))
+
+
+def _reconstruction_key(context: dg.ComponentLoadContext) -> str:
+    """The name under which the code server records this component's Stripe checks."""
+    try:
+        where = context.path.relative_to(context.project_root)
+    except ValueError:
+        where = context.path
+    return f"stripe_reports/data_available_start/{where.as_posix()}"
+
+
+def _recorded_checks(key: str) -> dict[str, datetime] | None:
+    """Stripe's ``data_available_start`` per report type as the code server recorded it, when these
+    definitions are being rebuilt in a run or step process; None when they are loaded afresh."""
+    context = DefinitionsLoadContext.get()
+    if context.load_type != DefinitionsLoadType.RECONSTRUCTION:
+        return None
+    raw = context.reconstruction_metadata.get(key)
+    if raw is None:
+        return None
+    return {report_type: datetime.fromisoformat(start) for report_type, start in json.loads(raw).items()}
 
 
 _SCAFFOLD_DEFS_YAML = """\

@@ -75,22 +75,33 @@ def _movable(source: Source) -> bool:
     )
 
 
-def apply_stripe_data_start(catalog: Catalog, settings: StripeSettings | None) -> tuple[Catalog, str]:
-    """:func:`start_at_stripe_data` with the report types read from Stripe, and a note of what moved;
-    without a key, or when Stripe cannot be read, the catalogue as it is and a note saying why."""
+def stripe_data_starts(
+    catalog: Catalog, settings: StripeSettings | None
+) -> tuple[dict[str, datetime] | None, str]:
+    """Stripe's ``data_available_start`` per report type (one listing) and a note of what it moves
+    in ``catalog``; None and a note saying why when there is no key or Stripe cannot be read."""
     if settings is None:
-        return catalog, "report start dates not checked against Stripe's data: no STRIPE_API_KEY"
+        return None, "report start dates not checked against Stripe's data: no STRIPE_API_KEY"
     if not any(_movable(s) for s in catalog.sources):
-        return catalog, "no report entry to check against Stripe's data_available_start"
+        return {}, "no report entry to check against Stripe's data_available_start"
     try:
         with open_session(replace(settings, max_network_retries=0, request_timeout_seconds=3.0)) as session:
             starts = {t.id: t.data_available_start for t in session.reports.report_types()}
     except StripeError as error:
         return (
-            catalog,
+            None,
             f"report start dates not checked against Stripe's data: Stripe could not be read ({error})",
         )
-    moved_catalog, moved = start_at_stripe_data(catalog, starts)
+    _, moved = start_at_stripe_data(catalog, starts)
     if not moved:
-        return catalog, "every report entry starts within Stripe's data"
-    return moved_catalog, "report entries moved to Stripe's data_available_start: " + "; ".join(moved)
+        return starts, "every report entry starts within Stripe's data"
+    return starts, "report entries moved to Stripe's data_available_start: " + "; ".join(moved)
+
+
+def apply_stripe_data_start(catalog: Catalog, settings: StripeSettings | None) -> tuple[Catalog, str]:
+    """:func:`start_at_stripe_data` with the report types read from Stripe, and a note of what moved;
+    without a key, or when Stripe cannot be read, the catalogue as it is and a note saying why."""
+    starts, note = stripe_data_starts(catalog, settings)
+    if not starts:
+        return catalog, note
+    return start_at_stripe_data(catalog, starts)[0], note

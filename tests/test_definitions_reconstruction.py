@@ -1,0 +1,86 @@
+"""Run and step processes rebuild the definitions from what the code server recorded, without Stripe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+import httpx
+import pytest
+from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext, DefinitionsLoadType
+from dagster._core.definitions.metadata.metadata_value import CodeLocationReconstructionMetadataValue
+from dagster._core.definitions.repository_definition.repository_definition import RepositoryLoadData
+from pipeline_settings import API_KEY
+
+from stripe_emulator.server import EmulatorServer
+
+
+@pytest.fixture
+def keyed(emulator: EmulatorServer, control: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The project's definitions see the emulator's key; the load context is put back afterwards."""
+    monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
+    monkeypatch.setenv("STRIPE_API_BASE", emulator.url)
+    monkeypatch.delenv("WAREHOUSE_DBT_PROJECT", raising=False)
+    before = DefinitionsLoadContext._instance
+    yield
+    DefinitionsLoadContext.set(before)  # type: ignore[arg-type]
+
+
+def _load(load_type: DefinitionsLoadType, recorded: dict[str, str] | None = None) -> dg.Definitions:
+    from definitions import defs as load_defs
+
+    data = RepositoryLoadData(cacheable_asset_data={}, reconstruction_metadata=recorded or {})
+    DefinitionsLoadContext.set(DefinitionsLoadContext(load_type=load_type, repository_load_data=data))
+    return load_defs()
+
+
+def _starts(defs: dg.Definitions) -> dict[dg.AssetKey, str | None]:
+    graph = defs.resolve_asset_graph()
+    return {
+        node.key: (node.partitions_def.get_first_partition_key() if node.partitions_def else None)  # type: ignore[attr-defined]
+        for node in graph.asset_nodes
+        if node.is_partitioned and isinstance(node.partitions_def, dg.TimeWindowPartitionsDefinition)
+    }
+
+
+def _requests(control: httpx.Client) -> dict[str, int]:
+    return control.get("/stats").json()["requests"]
+
+
+def test_a_rebuilt_code_location_asks_stripe_nothing_and_defines_the_same_assets(
+    keyed: None, control: httpx.Client
+) -> None:
+    initial = _load(DefinitionsLoadType.INITIALIZATION)
+    asked = _requests(control)
+    recorded = {
+        key: value
+        for key, value in (initial.metadata or {}).items()
+        if isinstance(value, CodeLocationReconstructionMetadataValue)
+    }
+    control.post("/reset").raise_for_status()
+
+    rebuilt = _load(DefinitionsLoadType.RECONSTRUCTION, recorded)
+
+    assert any("report_types" in route for route in asked)  # the code server did read Stripe
+    assert _requests(control) == {}
+    assert set(initial.resolve_all_asset_keys()) == set(rebuilt.resolve_all_asset_keys())
+    starts = _starts(rebuilt)
+    assert starts == _starts(initial)
+    # The emulator's report types have data from 2026-07-13: the rebuilt partitions start there too.
+    assert starts[dg.AssetKey(["stripe", "balance_summary_1"])] == "2026-07-13"
+
+
+def test_without_a_record_a_rebuilt_code_location_checks_stripe_itself(
+    keyed: None, control: httpx.Client
+) -> None:
+    _load(DefinitionsLoadType.RECONSTRUCTION, {})
+
+    assert any("report_types" in route for route in _requests(control))
+
+
+def test_jobs_run_their_steps_in_the_run_worker(keyed: None) -> None:
+    defs = _load(DefinitionsLoadType.INITIALIZATION)
+
+    job = defs.resolve_implicit_global_asset_job_def()
+
+    assert job.executor_def.name == dg.in_process_executor.name
