@@ -65,7 +65,7 @@ def test_a_60_day_backfill_lands_every_day_once_within_the_queue_and_pool_limits
     tmp_path: Path, postgres_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     catalog = load_catalog()
-    specs = [spec for spec in catalog.sources if not spec.connect and spec.splittable]
+    specs = [spec for spec in catalog.sources if not spec.per_account and spec.splittable]
     assets = {a.key: a for a in build_assets(catalog)}
     days = _last_complete_days([assets[asset_key(spec)] for spec in specs], DAYS)
 

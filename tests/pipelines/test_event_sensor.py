@@ -61,8 +61,14 @@ def _requested(result: dg.SensorResult, asset: str) -> list[tuple[str, str]]:
 
 
 def _sigma_assets(defs: dg.Definitions) -> list[str]:
+    """The Sigma assets with day partitions (the per-account ones have none before accounts are known)."""
     sensor = defs.resolve_sensor_def("sigma_queries_freshness")
-    return [key.path[-1] for key in sensor.asset_selection.resolve(defs.resolve_asset_graph())]
+    graph = defs.resolve_asset_graph()
+    return [
+        key.path[-1]
+        for key in sensor.asset_selection.resolve(graph)
+        if not isinstance(graph.get(key).partitions_def, dg.MultiPartitionsDefinition)
+    ]
 
 
 def _stripe_requests(control: httpx.Client) -> int:

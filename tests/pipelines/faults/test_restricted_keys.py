@@ -63,7 +63,7 @@ def test_a_key_with_the_minimum_permissions_runs_every_asset_of_the_catalogue(ha
     accounts = _connected_accounts(harness)
 
     for spec in harness.catalog.sources:
-        partitions = [partition_key(a, NEWEST_DAY) for a in accounts] if spec.connect else [NEWEST_DAY]
+        partitions = [partition_key(a, NEWEST_DAY) for a in accounts] if spec.per_account else [NEWEST_DAY]
         if spec.period == "month":
             partitions = [NEWEST_MONTH]
         if isinstance(spec, PayoutReportSource):  # a payout of the payouts landed above
