@@ -86,9 +86,10 @@ class MemorySampler:
     """Samples ``/proc`` for the code server's run workers and their step processes.
 
     The default run launcher starts each run worker as a child of the code server (a
-    ``multiprocessing`` spawn), and the multiprocess executor starts each step as a child of the
-    run worker. ``VmHWM`` is each process's own peak, so a sample late in a process's life sees its
-    whole peak; only a process that lives less than one interval can be missed.
+    ``multiprocessing`` spawn); with the multiprocess executor each step is a child of the run
+    worker (the in-process executor runs the steps in the run worker itself). ``VmHWM`` is each
+    process's own peak, so a sample late in a process's life sees its whole peak; only a process
+    that lives less than one interval can be missed.
     """
 
     code_server: int
@@ -182,6 +183,8 @@ def _bench(
         write_instance_yaml(home, {**overrides, "concurrency": config["concurrency"]})
     pg = postgres_env(dagster_db)
     os.environ.update(pg)
+    if args.executor:
+        os.environ["STRIPE_REPORTS_EXECUTOR"] = args.executor
 
     print(f"emulator: generating {args.history_days} days at scale {args.scale} ...", flush=True)
     started = time.perf_counter()
@@ -413,7 +416,9 @@ def _report(
         f"window {window[0]} .. {window[-1]} ({days} days); max_concurrent_runs "
         f"{queue['max_concurrent_runs']}, backfill runs limit "
         f"{backfill_limit}, "
-        f"stripe_api pool {config['concurrency']['pools']['default_limit']}"
+        f"stripe_api pool {config['concurrency']['pools']['default_limit']}, "
+        f"executor {os.environ.get('STRIPE_REPORTS_EXECUTOR', 'in_process')}, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
 
     print(f"\n{'asset':<58} {'kind':<11} {'partitions':>10} {'jobs':>6} {'per year':>8}  goal")
@@ -521,6 +526,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scale", type=int, default=200, help="emulator scale (default 200, its own)")
     parser.add_argument("--run-delay", type=float, default=None, help="emulator run delay (default: its own)")
+    parser.add_argument(
+        "--executor",
+        choices=("in_process", "multiprocess", "forkserver"),
+        default=None,
+        help="how runs execute their steps (default: the code location's, STRIPE_REPORTS_EXECUTOR)",
+    )
     parser.add_argument(
         "--max-concurrent-runs",
         type=int,

@@ -114,3 +114,16 @@ def test_a_rebuilt_code_location_imports_no_other_component_library() -> None:
     count, imported = result.stdout.split()
     assert int(count) == len(load_catalog().sources)
     assert imported == "False"
+
+
+@pytest.mark.parametrize("chosen", ["multiprocess", "forkserver"])
+def test_the_environment_can_give_each_step_a_process_of_its_own(
+    chosen: str, keyed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRIPE_REPORTS_EXECUTOR", chosen)
+
+    executor = _load(DefinitionsLoadType.INITIALIZATION).resolve_implicit_global_asset_job_def().executor_def
+
+    assert executor.name == dg.multiprocess_executor.name
+    # forkserver is the multiprocess executor configured to fork steps from a preloaded server.
+    assert (executor is dg.multiprocess_executor) == (chosen == "multiprocess")
