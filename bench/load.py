@@ -137,7 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         postgres_server, postgres_note = _postgres()
     print(f"\nPostgreSQL: {postgres_note}", flush=True)
 
-    paths = _paths(postgres_server is not None)
+    paths = [
+        path
+        for path in _paths(postgres_server is not None)
+        if not (args.no_duckdb and path.database == "duckdb")
+    ]
     results: Results = {}
     end_to_end: tuple[str, float] | None = None
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -173,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
         help="largest file pandas to_sql loads (default %(default)s; it manages ~2,000 rows/s into DuckDB)",
     )
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL paths")
+    parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB paths")
     parser.add_argument("--no-end-to-end", action="store_true", help="skip the end-to-end run over HTTP")
     parser.add_argument(
         "--end-to-end-size",
