@@ -29,7 +29,7 @@ from pipelines.catalog_schema import LineDict, LineList
 from pipelines.contracts import check_catalog
 from pipelines.errors import CatalogError
 from pipelines.project import build_definitions
-from pipelines.report_availability import start_at_stripe_data, stripe_data_starts
+from pipelines.report_availability import apply_stripe_data_start
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
 from pipelines.sources import DataReportSource
 from pipelines.stripe import StripeSettings
@@ -200,19 +200,18 @@ class StripeReportsComponent(dg.Component, dg.Resolvable):
         """Assets, checks, sensors, schedules and jobs for the catalogue, with the two resources."""
         catalog = self.load_catalog(context.path)
         key = _reconstruction_key(context)
-        recorded = _recorded_checks(key) if self.check_data_contracts else None
         starts: dict[str, datetime] | None = None
-        if recorded is not None:
-            # A run or step process: the code server made the checks and recorded Stripe's starts.
-            starts = recorded
-        elif self.check_data_contracts:
-            reports = [s for s in catalog.sources if isinstance(s, DataReportSource)]
-            _log.info(check_catalog(catalog.queries, self.stripe_settings(), reports))
-            starts, note = stripe_data_starts(catalog, self.stripe_settings())
-            _log.info(note)
-        if starts:
+        if self.check_data_contracts:
+            # A run or step process finds the starts the code server recorded: no request to Stripe.
+            recorded = _recorded_checks(key)
+            if recorded is None:
+                reports = [s for s in catalog.sources if isinstance(s, DataReportSource)]
+                _log.info(check_catalog(catalog.queries, self.stripe_settings(), reports))
             # Days before Stripe's data_available_start are not offered as partitions.
-            catalog, _ = start_at_stripe_data(catalog, starts)
+            catalog, starts, note = apply_stripe_data_start(
+                catalog, self.stripe_settings(), recorded=recorded
+            )
+            _log.info(note)
         defs = build_definitions(
             catalog,
             self.resources(),

@@ -75,33 +75,36 @@ def _movable(source: Source) -> bool:
     )
 
 
-def stripe_data_starts(
-    catalog: Catalog, settings: StripeSettings | None
-) -> tuple[dict[str, datetime] | None, str]:
-    """Stripe's ``data_available_start`` per report type (one listing) and a note of what it moves
-    in ``catalog``; None and a note saying why when there is no key or Stripe cannot be read."""
-    if settings is None:
-        return None, "report start dates not checked against Stripe's data: no STRIPE_API_KEY"
-    if not any(_movable(s) for s in catalog.sources):
-        return {}, "no report entry to check against Stripe's data_available_start"
-    try:
-        with open_session(replace(settings, max_network_retries=0, request_timeout_seconds=3.0)) as session:
-            starts = {t.id: t.data_available_start for t in session.reports.report_types()}
-    except StripeError as error:
-        return (
-            None,
-            f"report start dates not checked against Stripe's data: Stripe could not be read ({error})",
-        )
-    _, moved = start_at_stripe_data(catalog, starts)
+def apply_stripe_data_start(
+    catalog: Catalog,
+    settings: StripeSettings | None,
+    *,
+    recorded: Mapping[str, datetime] | None = None,
+) -> tuple[Catalog, dict[str, datetime] | None, str]:
+    """:func:`start_at_stripe_data` with Stripe's ``data_available_start`` per report type: the
+    moved catalogue, the starts it used (to record for a rebuild) and a note of what moved.
+
+    ``recorded``: starts read when these definitions were first built (a run process rebuilding
+    them), used without asking Stripe. Otherwise one listing of report types is read; without a
+    key, or when Stripe cannot be read, the catalogue as it is, None and a note saying why."""
+    if recorded is not None:
+        starts: dict[str, datetime] = dict(recorded)
+    elif settings is None:
+        return catalog, None, "report start dates not checked against Stripe's data: no STRIPE_API_KEY"
+    elif not any(_movable(s) for s in catalog.sources):
+        return catalog, {}, "no report entry to check against Stripe's data_available_start"
+    else:
+        try:
+            retries_off = replace(settings, max_network_retries=0, request_timeout_seconds=3.0)
+            with open_session(retries_off) as session:
+                starts = {t.id: t.data_available_start for t in session.reports.report_types()}
+        except StripeError as error:
+            return (
+                catalog,
+                None,
+                f"report start dates not checked against Stripe's data: Stripe could not be read ({error})",
+            )
+    moved_catalog, moved = start_at_stripe_data(catalog, starts)
     if not moved:
-        return starts, "every report entry starts within Stripe's data"
-    return starts, "report entries moved to Stripe's data_available_start: " + "; ".join(moved)
-
-
-def apply_stripe_data_start(catalog: Catalog, settings: StripeSettings | None) -> tuple[Catalog, str]:
-    """:func:`start_at_stripe_data` with the report types read from Stripe, and a note of what moved;
-    without a key, or when Stripe cannot be read, the catalogue as it is and a note saying why."""
-    starts, note = stripe_data_starts(catalog, settings)
-    if not starts:
-        return catalog, note
-    return start_at_stripe_data(catalog, starts)[0], note
+        return catalog, starts, "every report entry starts within Stripe's data"
+    return moved_catalog, starts, "report entries moved to Stripe's data_available_start: " + "; ".join(moved)

@@ -81,7 +81,7 @@ def test_a_snapshot_on_the_first_day_of_data_is_loaded(
 def test_at_definitions_time_report_entries_start_at_stripes_data(emulator: EmulatorServer) -> None:
     settings = StripeSettings(api_key=API_KEY, api_base=emulator.url, files_base=emulator.url)
 
-    catalog, note = apply_stripe_data_start(load_catalog(), settings)
+    catalog, _, note = apply_stripe_data_start(load_catalog(), settings)
 
     first_keys = {
         s.name: partitions_for(s).get_partition_keys()[0] for s in catalog.sources if s.name in STARTS
@@ -103,7 +103,7 @@ def test_at_definitions_time_report_entries_start_at_stripes_data(emulator: Emul
 def test_offline_the_catalogue_is_left_as_it_is_with_a_note() -> None:
     catalog = load_catalog()
 
-    unchanged, note = apply_stripe_data_start(catalog, None)
+    unchanged, _, note = apply_stripe_data_start(catalog, None)
 
     assert unchanged == catalog
     assert "not checked" in note and "STRIPE_API_KEY" in note
