@@ -205,9 +205,8 @@ class FileDownloader:
         partial = Path(partial_name)
         try:
             with os.fdopen(handle, "wb") as out:
-                # Buffers of 1 MiB: all but the last are scanned before the body ends.
-                scanner: FileScanner | None = FileScanner(partial, chunk_bytes=1 << 20)
-                received, content_length, scanner = self._receive(source, out, expected, scanner)
+                scan = _StreamScan(partial)
+                received, content_length = self._receive(source, out, expected, scan)
                 if content_length is not None and received != content_length:
                     raise IncompleteDownload(
                         f"received {received} bytes, Content-Length said {content_length}"
@@ -218,15 +217,16 @@ class FileDownloader:
                     )
                 out.flush()
                 os.fsync(out.fileno())
-            scan = _finish(scanner)
+            # Finished before the move: naming a malformed record's line reads the partial file.
+            result = scan.result()
             os.replace(partial, dest)
-            return received, scan
+            return received, result
         finally:
             partial.unlink(missing_ok=True)
 
     def _receive(
-        self, source: DownloadSource, out: BinaryIO, expected: int | None, scanner: FileScanner | None
-    ) -> tuple[int, int | None, FileScanner | None]:
+        self, source: DownloadSource, out: BinaryIO, expected: int | None, scan: _StreamScan
+    ) -> tuple[int, int | None]:
         received = 0
         clock = self._client.clock
         started = clock.monotonic()
@@ -240,7 +240,7 @@ class FileDownloader:
                     out.write(chunk)
                     received += len(chunk)
                     # Scanned while the next bytes travel, so the load need not read the file again.
-                    scanner = _feed(scanner, chunk)
+                    scan.feed(chunk)
                     if expected is not None and received > expected:
                         raise IncompleteDownload(f"received more than the {expected} bytes Stripe declared")
                     if clock.monotonic() - started > deadline:
@@ -252,28 +252,35 @@ class FileDownloader:
                 raise IncompleteDownload(
                     f"connection broke after {received} bytes: {exc or type(exc).__name__}"
                 ) from exc
-        return received, content_length, scanner
+        return received, content_length
 
 
-def _feed(scanner: FileScanner | None, chunk: bytes) -> FileScanner | None:
-    # A malformed file is the loader's to report (it scans the file itself, naming line and offset
-    # in the file placed at dest), so the stream's scan just stops.
-    if scanner is None:
-        return None
-    try:
-        scanner.feed(chunk)
-    except MalformedFileError:
-        return None
-    return scanner
+class _StreamScan:
+    """The scan of one attempt's bytes as they arrive, in buffers of 1 MiB (all but the last are
+    scanned before the body ends).
 
+    A malformed file is the loader's to report (it scans the file itself, naming line and offset in
+    the file placed at dest), so on one the stream's scan stops and gives no result.
+    """
 
-def _finish(scanner: FileScanner | None) -> FileScan | None:
-    if scanner is None:
-        return None
-    try:
-        return scanner.finish()
-    except MalformedFileError:
-        return None
+    def __init__(self, partial: Path) -> None:
+        self._scanner: FileScanner | None = FileScanner(partial, chunk_bytes=1 << 20)
+
+    def feed(self, chunk: bytes) -> None:
+        if self._scanner is None:
+            return
+        try:
+            self._scanner.feed(chunk)
+        except MalformedFileError:
+            self._scanner = None
+
+    def result(self) -> FileScan | None:
+        if self._scanner is None:
+            return None
+        try:
+            return self._scanner.finish()
+        except MalformedFileError:
+            return None
 
 
 def _content_length(response: httpx.Response) -> int | None:
