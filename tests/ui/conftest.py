@@ -12,7 +12,7 @@ import pytest
 import yaml
 from dagster_ui import SCREENSHOTS, DevServer
 from pipeline_settings import API_KEY, DATA_LOAD_TIME
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from project_services import (
     ROOT,
     DagsterGraphQL,
@@ -35,6 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1600, "height": 1000}
+# The UI lays out the asset graph in the browser; on a loaded 2-core machine that takes longer than
+# Playwright's 5 s default for `expect`, which the page's own default timeout does not cover.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")
