@@ -57,6 +57,7 @@ from pipelines.sources import PayoutReportSource  # noqa: E402
 from pipelines.sources.payout_report import paid_payouts  # noqa: E402
 from pipelines.translator import asset_key  # noqa: E402
 from pipelines.warehouse import Warehouse  # noqa: E402
+from stripe_emulator.config import EmulatorConfig  # noqa: E402
 
 API_KEY = "sk_test_51Yr4Bf7Kq2Wm9Xc3Tn6Pv8Ls1Dh5Gj0Ra7Ue4Zbkfl"
 BACKFILL_TAG = "dagster/backfill"
@@ -182,6 +183,9 @@ def _bench(
         config["concurrency"]["runs"]["tag_concurrency_limits"] = []
         write_instance_yaml(home, {**overrides, "concurrency": config["concurrency"]})
     pg = postgres_env(dagster_db)
+    if args.shared_rate_limit:
+        # As deploy/ does: every run on the machine paces its Stripe requests through one bucket.
+        pg["STRIPE_RATE_LIMIT_DIR"] = str(home / "stripe-rate-limit")
     os.environ.update(pg)
     if args.executor:
         os.environ["STRIPE_REPORTS_EXECUTOR"] = args.executor
@@ -434,8 +438,15 @@ def _report(
     created = stats.get("runs_created", {})
     print(
         f"\nStripe jobs landed: {total_jobs}; the emulator created {sum(created.values())} "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(created.items()))}); requests rate-limited: "
-        f"{stats.get('rate_limited', 0)}, idempotent replays: {stats.get('idempotent_replays', 0)}"
+        f"({', '.join(f'{k} {v}' for k, v in sorted(created.items()))}); "
+        f"idempotent replays: {stats.get('idempotent_replays', 0)}"
+    )
+    requests = sum(stats.get("requests", {}).values())
+    limit = f"{EmulatorConfig().test_rate_limit:g}"
+    pacing = "shared by every run" if args.shared_rate_limit else "off (--no-shared-rate-limit)"
+    print(
+        f"Stripe requests: {requests}, answered 429 by the emulator's {limit}/s test-mode limit: "
+        f"{stats.get('rate_limited', 0)} (goal 0: no 429 storm); client rate limiter {pacing}"
     )
 
     print(f"\n{'step':<40} {'runs':>5} {'wall s':>8} {'run s median':>13} {'run s max':>10}")
@@ -537,6 +548,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="run queue limit, no separate backfill limit (default: deploy/dagster.yaml's limits)",
+    )
+    parser.add_argument(
+        "--no-shared-rate-limit",
+        dest="shared_rate_limit",
+        action="store_false",
+        help="runs pace only themselves (no STRIPE_RATE_LIMIT_DIR), to count the 429s that causes",
     )
     return parser
 

@@ -127,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         connected_accounts=2,
         run_delay=0.05,
         rate_limit=1000.0,
+        test_rate_limit=1000.0,
     )
     catalog = load_catalog()
     print(

@@ -71,7 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="connected accounts of the platform (default %(default)s)",
     )
     serve.add_argument(
-        "--rate-limit", type=float, default=defaults.rate_limit, help="requests per second per API key"
+        "--rate-limit",
+        type=float,
+        default=defaults.rate_limit,
+        help="requests per second per live-mode API key (default %(default)s, Stripe's)",
+    )
+    serve.add_argument(
+        "--test-rate-limit",
+        type=float,
+        default=defaults.test_rate_limit,
+        help="requests per second per test-mode API key (default %(default)s, Stripe's)",
     )
     serve.add_argument(
         "--download-url-ttl",
@@ -118,6 +127,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         scale=args.scale,
         connected_accounts=args.connected_accounts,
         rate_limit=args.rate_limit,
+        test_rate_limit=args.test_rate_limit,
         download_url_ttl=args.download_url_ttl,
         api_keys=tuple(args.api_key) if args.api_key else None,
     )

@@ -33,7 +33,10 @@ class EmulatorConfig:
     run_delay: float = 0.3
     """Seconds a query or report run stays pending/running."""
     rate_limit: float = 100.0
-    """Requests per second per API key (token bucket; the burst equals the rate)."""
+    """Requests per second per live-mode API key (token bucket; the burst equals the rate): Stripe's
+    documented live-mode limit."""
+    test_rate_limit: float = 25.0
+    """Requests per second per test-mode API key: Stripe's documented test-mode limit."""
     files_dir: Path | None = None
     """Where result files are written; ``None`` means a temporary directory."""
     api_keys: tuple[str, ...] | None = None
@@ -64,6 +67,8 @@ class EmulatorConfig:
             raise ValueError(f"run_delay must not be negative, got {self.run_delay}")
         if self.rate_limit <= 0:
             raise ValueError(f"rate_limit must be positive, got {self.rate_limit}")
+        if self.test_rate_limit <= 0:
+            raise ValueError(f"test_rate_limit must be positive, got {self.test_rate_limit}")
         if self.api_keys is not None:
             if not isinstance(self.api_keys, tuple):
                 raise ValueError("api_keys must be a tuple of keys (or None for any test key)")

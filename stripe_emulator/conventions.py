@@ -559,30 +559,32 @@ class _Bucket:
 
 @dataclass
 class RateLimiter:
-    """A token bucket per API key: ``rate`` requests per second, bursts up to ``rate`` (at least 1).
+    """A token bucket per API key, at Stripe's rate for the key's mode: ``live`` requests per second
+    for live keys, ``test`` for test keys; bursts up to the rate (at least 1).
 
-    A rate of 0 or less disables limiting.
+    Stripe documents a global limit per mode (100 operations a second in live mode, 25 in test
+    mode), so a client tuned against the emulator meets the limit it will meet at Stripe.
     """
 
-    rate: float
+    live: float
+    test: float
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def burst(self) -> float:
-        """Bucket capacity."""
-        return max(self.rate, 1.0)
+    def rate(self, livemode: bool) -> float:
+        """Requests per second allowed to a key of that mode."""
+        return self.live if livemode else self.test
 
-    def allow(self, key: str) -> bool:
-        """Take a token for ``key``; False when the bucket is empty."""
-        if self.rate <= 0:
-            return True
+    def allow(self, api_key: ApiKey) -> bool:
+        """Take a token for ``api_key``; False when its bucket is empty."""
+        rate = self.rate(api_key.livemode)
+        burst = max(rate, 1.0)
         now = time.monotonic()
         with self._lock:
-            bucket = self._buckets.get(key)
+            bucket = self._buckets.get(api_key.key)
             if bucket is None:
-                bucket = self._buckets[key] = _Bucket(self.burst, now)
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+                bucket = self._buckets[api_key.key] = _Bucket(burst, now)
+            bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
             bucket.updated = now
             if bucket.tokens < 1.0:
                 return False

@@ -23,6 +23,7 @@ EMULATOR_CONFIG = EmulatorConfig(
     connected_accounts=2,
     run_delay=0.05,
     rate_limit=1000.0,
+    test_rate_limit=1000.0,
 )
 
 FAST_RETRIES = dg.RetryPolicy(max_retries=2, delay=0.1)

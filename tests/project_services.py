@@ -138,6 +138,8 @@ class Services:
                 str(run_delay),
                 "--rate-limit",
                 "1000",
+                "--test-rate-limit",
+                "1000",
                 "--print-url-file",
                 str(url_file),
             ],

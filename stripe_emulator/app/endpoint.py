@@ -144,7 +144,7 @@ def stripe_endpoint(
     async def endpoint(request: Request) -> Response:
         try:
             api_key = state.keys.authenticate(request.headers.get("authorization"))
-            if not state.limiter.allow(api_key.key):
+            if not state.limiter.allow(api_key):
                 state.stats.bump("rate_limited")
                 raise rate_limited()
             account = _acting_account(state, request.headers.get("stripe-account"), api_key)

@@ -32,7 +32,7 @@ class EmulatorState:
         self.base_url = base_url.rstrip("/") if base_url else None
         self.keys = KeyStore(self.config.api_keys)
         self.idempotency = IdempotencyStore()
-        self.limiter = RateLimiter(self.config.rate_limit)
+        self.limiter = RateLimiter(live=self.config.rate_limit, test=self.config.test_rate_limit)
         self.stats = Stats()
         self.initial_data_load_time = engine.data_load_time
         self.connected_accounts = {account["id"]: account for account in engine.connected_accounts()}
@@ -133,5 +133,6 @@ class EmulatorState:
                 "scale": self.config.scale,
                 "run_delay": self.config.run_delay,
                 "rate_limit": self.config.rate_limit,
+                "test_rate_limit": self.config.test_rate_limit,
             },
         }

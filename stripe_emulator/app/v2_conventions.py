@@ -343,7 +343,7 @@ def v2_endpoint(
             prepare()
         try:
             api_key = _authenticate(state, request)
-            if not state.limiter.allow(api_key.key):
+            if not state.limiter.allow(api_key):
                 state.stats.bump("rate_limited")
                 raise V2Error(
                     429,

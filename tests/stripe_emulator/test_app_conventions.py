@@ -12,6 +12,7 @@ import httpx
 import pytest
 from emulator_settings import FAST_CONFIG, SECRET_KEY
 
+from stripe_emulator.config import EmulatorConfig
 from stripe_emulator.conventions import decode_form, redact_key
 from stripe_emulator.server import EmulatorServer
 
@@ -357,7 +358,7 @@ def test_a_concurrent_request_with_the_same_key_gets_409(api: httpx.Client, cont
 
 
 def test_rate_limit_is_a_429_per_key() -> None:
-    config = dataclasses.replace(FAST_CONFIG, rate_limit=5.0, days=3)
+    config = dataclasses.replace(FAST_CONFIG, test_rate_limit=5.0, days=3)
     with EmulatorServer(config) as server:
         fast = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {SECRET_KEY}"})
         responses = [fast.get(REPORT_TYPES) for _ in range(12)]
@@ -371,6 +372,23 @@ def test_rate_limit_is_a_429_per_key() -> None:
         )
         assert other.status_code == 200
         assert httpx.get(f"{server.url}/_emulator/stats").json()["rate_limited"] >= 1
+
+
+def test_live_and_test_keys_get_stripes_rate_for_their_mode() -> None:
+    # Stripe's documented global limits: 100 operations a second in live mode, 25 in test mode.
+    assert (EmulatorConfig().rate_limit, EmulatorConfig().test_rate_limit) == (100.0, 25.0)
+    live_key = "sk_live_51EmulatorLiveKey0000abcd"
+    config = dataclasses.replace(
+        FAST_CONFIG, rate_limit=8.0, test_rate_limit=3.0, days=3, api_keys=(SECRET_KEY, live_key)
+    )
+    with EmulatorServer(config) as server:
+        served = {}
+        for key in (SECRET_KEY, live_key):
+            client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"})
+            statuses = [client.get(REPORT_TYPES).status_code for _ in range(10)]
+            served[key] = statuses.index(429)
+        # Each key's burst is its rate; refills while the requests go can only add to it.
+        assert 3 <= served[SECRET_KEY] < 8 <= served[live_key]
 
 
 # -- Stripe-Account -------------------------------------------------------------------------

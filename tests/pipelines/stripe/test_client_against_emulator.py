@@ -48,6 +48,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         connected_accounts=2,
         run_delay=0.05,
         rate_limit=1000.0,
+        test_rate_limit=1000.0,
         files_dir=tmp_path_factory.mktemp("emulator-files"),
     )
     with server.EmulatorServer(settings) as running:
