@@ -192,8 +192,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _paths(postgres: bool) -> list[LoadPath]:
     loader_settings = {"duckdb_config": duckdb_defaults(), "buffer_size": READ_BUFFER_BYTES}
+    # The pipeline scans a result file while it downloads it (records, quoting, longest record), so
+    # its load starts from that scan; the plain rows pay the scan inside the load, as a file on disk
+    # would.
+    scanned = {"scanned_while_downloading": True}
     paths = [
         LoadPath("ours_duckdb", "ours -> DuckDB", "ours", "duckdb"),
+        LoadPath(
+            "ours_duckdb_scanned", "ours -> DuckDB, scanned while downloading", "ours", "duckdb", scanned
+        ),
         LoadPath("duckdb_native", "DuckDB read_csv -> table (native)", "duckdb_native", "duckdb"),
         LoadPath(
             "duckdb_native_loader",
@@ -205,6 +212,15 @@ def _paths(postgres: bool) -> list[LoadPath]:
     ]
     if postgres:
         paths.append(LoadPath("ours_postgres", "ours -> PostgreSQL", "ours", "postgresql"))
+        paths.append(
+            LoadPath(
+                "ours_postgres_scanned",
+                "ours -> PostgreSQL, scanned while downloading",
+                "ours",
+                "postgresql",
+                scanned,
+            )
+        )
         paths.append(
             LoadPath("postgres_native", "PostgreSQL COPY -> table (native)", "postgres_native", "postgresql")
         )
@@ -234,7 +250,7 @@ def _measure(
         return  # failed once at this size: the other repeats would fail the same way
     try:
         with _database(path, workdir, postgres_server) as target:
-            task: dict[str, Any] = {"kind": path.kind, "path": str(file.path), **target}
+            task: dict[str, Any] = {"kind": path.kind, "path": str(file.path), **target, **path.options}
             outcome.runs.append(run(task))
     except Exception as error:  # one failed path must not stop the others
         outcome.error = str(error).strip().splitlines()[-1]
@@ -493,25 +509,31 @@ def _print_ratios(
         a, b = _ok(results, key, large), _ok(results, key, small)
         return a.peak_rss_mib / b.peak_rss_mib if a and b else None
 
-    ratios = [
-        Ratio(
-            f"speed, ours -> DuckDB / DuckDB native, {size_label(size)}",
-            speed("ours_duckdb", "duckdb_native", size),
-            at_least=SPEED_TARGETS.get(("duckdb", size), SPEED_TARGET) if size >= SPEED_TARGET_FROM else None,
-        )
-        for size in sizes
-    ]
-    if "ours_postgres" in keys:
-        ratios += [
-            Ratio(
-                f"speed, ours -> PostgreSQL / PostgreSQL COPY native, {size_label(size)}",
-                speed("ours_postgres", "postgres_native", size),
-                at_least=SPEED_TARGETS.get(("postgresql", size), SPEED_TARGET)
-                if size >= SPEED_TARGET_FROM
-                else None,
+    ratios: list[Ratio] = []
+    for database, name, native in (
+        ("duckdb", "DuckDB", "DuckDB native"),
+        ("postgresql", "PostgreSQL", "PostgreSQL COPY native"),
+    ):
+        ours = "ours_duckdb" if database == "duckdb" else "ours_postgres"
+        baseline = "duckdb_native" if database == "duckdb" else "postgres_native"
+        if ours not in keys:
+            continue
+        for size in sizes:
+            target = SPEED_TARGETS.get((database, size), SPEED_TARGET) if size >= SPEED_TARGET_FROM else None
+            ratios.append(
+                Ratio(
+                    f"speed, ours -> {name} / {native}, {size_label(size)}",
+                    speed(ours, baseline, size),
+                    target,
+                )
             )
-            for size in sizes
-        ]
+            ratios.append(
+                Ratio(
+                    "  same, the file scanned while downloading (as the pipeline loads it)",
+                    speed(f"{ours}_scanned", baseline, size),
+                    target,
+                )
+            )
     to_sql_size = max((size for size in sizes if size <= to_sql_max), default=None)
     if to_sql_size is not None:
         for ours, baseline, name in (

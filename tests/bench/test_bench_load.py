@@ -50,6 +50,7 @@ def test_benchmark_at_2k_rows_prints_every_section(tmp_path: Path) -> None:
             table[match.group(2)] = int(match.group(1).replace(",", ""))
     assert set(table) == {
         "ours -> DuckDB",
+        "ours -> DuckDB, scanned while downloading",
         "DuckDB read_csv -> table (native)",
         "DuckDB read_csv (native), loader's settings",
         "pandas read_csv + to_sql -> DuckDB",
@@ -61,4 +62,5 @@ def test_benchmark_at_2k_rows_prints_every_section(tmp_path: Path) -> None:
     ratios = output[output.index("\nRatios\n") :].strip().splitlines()
     assert ratios[0] == "Ratios"
     assert any("ours -> DuckDB / DuckDB native, 2k" in line for line in ratios[1:]), output
+    assert any("scanned while downloading" in line for line in ratios[1:]), output
     assert all(line.startswith("  ") for line in ratios[1:]), "the ratios end the output"
