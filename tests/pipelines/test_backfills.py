@@ -14,7 +14,8 @@ from pipelines.catalog import load_catalog
 from pipelines.project import build_definitions
 from pipelines.resources import StripeResource, WarehouseResource
 
-FIRST, LAST = "2026-08-11", "2026-11-08"  # 90 days
+QUARTER = ("2026-08-11", "2026-11-08")  # 90 days
+FIVE_WEEKS = ("2026-10-05", "2026-11-08")  # 35 days
 
 
 def _backfill(
@@ -22,9 +23,10 @@ def _backfill(
     stripe: StripeResource,
     instance: dg.DagsterInstance,
     reports_yaml: str,
+    days: tuple[str, str],
     sql: dict[str, str] | None = None,
 ) -> WarehouseResource:
-    """Backfill FIRST..LAST the way Dagster's backfill daemon does under the asset's backfill policy:
+    """Backfill ``days`` (first and last) the way Dagster's backfill daemon does under the asset's backfill policy:
     one ranged run per ``max_partitions_per_run`` consecutive days."""
     root = tmp_path / f"project-{len(list(tmp_path.iterdir()))}"
     (root / "sql").mkdir(parents=True)
@@ -39,7 +41,7 @@ def _backfill(
     )
     [asset] = defs.assets  # type: ignore[misc]
     keys = asset.partitions_def.get_partition_keys()  # type: ignore[union-attr]
-    keys = keys[keys.index(FIRST) : keys.index(LAST) + 1]
+    keys = keys[keys.index(days[0]) : keys.index(days[1]) + 1]
     per_run = asset.backfill_policy.max_partitions_per_run  # type: ignore[union-attr]
     for start in range(0, len(keys), per_run):
         run_keys = keys[start : start + per_run]
@@ -63,9 +65,9 @@ def test_a_90_day_backfill_costs_three_report_runs_and_equals_90_single_day_runs
 ) -> None:
     entry = "reports:\n  - report_type: balance_change_from_activity.itemized.3\n"
 
-    ranged = _backfill(tmp_path, stripe, instance, entry)
+    ranged = _backfill(tmp_path, stripe, instance, entry, QUARTER)
     ranged_runs = _report_runs(control)
-    daily = _backfill(tmp_path, stripe, instance, entry + "    max_days_per_run: 1\n")
+    daily = _backfill(tmp_path, stripe, instance, entry + "    max_days_per_run: 1\n", QUARTER)
     daily_runs = _report_runs(control) - ranged_runs
 
     assert ranged_runs <= 3
@@ -86,8 +88,9 @@ def test_a_ranged_sigma_backfill_equals_day_by_day(
         "from subscription_item_change_events\n"
         "where event_timestamp >= :window_start and event_timestamp < :window_end group by 1, 2\n"
     }
-    ranged = _backfill(tmp_path, stripe, instance, "defaults: {max_days_per_run: 7}\n", query)
-    daily = _backfill(tmp_path, stripe, instance, "defaults: {max_days_per_run: 1}\n", query)
+    ranged = _backfill(tmp_path, stripe, instance, "defaults: {max_days_per_run: 7}\n", FIVE_WEEKS, query)
+    daily = _backfill(tmp_path, stripe, instance, "defaults: {max_days_per_run: 1}\n", FIVE_WEEKS, query)
 
     landed = rows(ranged, "mrr")
     assert landed and landed == rows(daily, "mrr")
+    assert len(open_warehouse(ranged).row_counts("mrr")) == 35
