@@ -344,3 +344,41 @@ def test_the_key_never_reaches_dagsters_event_log(
     stored = "\n".join(repr(r) for r in instance.all_logs(result.run_id))
     assert API_KEY not in stored
     assert "balance_transactions" in stored or "daily_activity" in stored
+
+
+def test_one_failing_step_of_a_run_keeps_the_other_steps_landed(
+    tmp_path: Path, stripe: StripeResource, warehouse: WarehouseResource, instance: dg.DagsterInstance
+) -> None:
+    # Runs execute their steps one after the other in the run worker (the in-process executor): a
+    # backfill run holding several assets must still land every asset whose own step succeeds.
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    template = (
+        "-- partition_column: day\n"
+        "select date_trunc('day', created) as day, count(*) as charges, sum({column}) as amount\n"
+        "from charges where created >= :window_start and created < :window_end group by 1\n"
+    )
+    (sql_dir / "a_broken_query.sql").write_text(template.format(column="amount_in_cents"))
+    (sql_dir / "b_charges_per_day.sql").write_text(template.format(column="amount"))
+    (tmp_path / "reports.yaml").write_text("reports: []\n")
+    defs = build_definitions(
+        load_catalog(tmp_path / "reports.yaml", sql_dir),
+        {"stripe": stripe, "warehouse": warehouse},
+        retry_policy=FAST_RETRIES,
+    )
+
+    result = dg.materialize(
+        list(defs.assets),
+        instance=instance,
+        partition_key=DAY,  # type: ignore[arg-type]
+        resources=defs.resources,
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    started = [event.step_key for event in result.all_events if event.is_step_start]
+    failed = {event.step_key for event in result.all_events if event.is_step_failure}
+    assert failed == {"stripe__a_broken_query"} and started[0] == "stripe__a_broken_query"
+    assert "amount_in_cents" in failure_messages(result)
+    assert count_by_partition(warehouse, "b_charges_per_day") == {DAY: 1}
+    assert open_warehouse(warehouse).table_columns("a_broken_query") is None

@@ -26,8 +26,8 @@ def _backfill(
     days: tuple[str, str],
     sql: dict[str, str] | None = None,
 ) -> WarehouseResource:
-    """Backfill ``days`` (first and last) the way Dagster's backfill daemon does under the asset's backfill policy:
-    one ranged run per ``max_partitions_per_run`` consecutive days."""
+    """Backfill ``days`` (first and last) the way Dagster's backfill daemon does under the asset's
+    backfill policy: one ranged run per ``max_partitions_per_run`` consecutive days."""
     root = tmp_path / f"project-{len(list(tmp_path.iterdir()))}"
     (root / "sql").mkdir(parents=True)
     (root / "reports.yaml").write_text(reports_yaml)
