@@ -15,6 +15,7 @@ retry policy runs the step again; a permanent one fails the step once, naming th
 
 import warnings
 from collections.abc import Iterator
+from contextlib import closing
 from itertools import groupby
 
 import dagster as dg
@@ -32,6 +33,7 @@ from pipelines.resources import StripeResource, WarehouseResource
 from pipelines.sources import Source
 from pipelines.stripe.errors import RunDeadlineExceeded
 from pipelines.translator import StripeReportsTranslator
+from pipelines.warehouse import Warehouse
 from pipelines.workdirs import run_workdir
 
 STRIPE_POOL = "stripe_api"
@@ -132,21 +134,17 @@ def _materialize(
                     context.log.warning(readiness.early_reason())
                 freshness = probe.freshness(source, group[0].account)
                 size = source.max_days_per_run if source.splittable else 1
-                for chunk in chunks(readiness.ready, size):
-                    try:
-                        result = landing.land(chunk, freshness)
-                    except Exception as error:
-                        yield from refused_results(source, key, error)
-                        raise
-                    landed.append(result)
-                    for partition in chunk:
-                        yield dg.AssetMaterialization(
-                            asset_key=key,
-                            partition=partition.partition_key,
-                            metadata=partition_metadata(
-                                result, partition, wh, preview(wh, source.table, partition)
-                            ),
-                        )
+                with closing(landing.land_all(list(chunks(readiness.ready, size)), freshness)) as results:
+                    while True:
+                        try:
+                            result = next(results, None)
+                        except Exception as error:
+                            yield from refused_results(source, key, error)
+                            raise
+                        if result is None:
+                            break
+                        landed.append(result)
+                        yield from _materializations(key, result, wh)
             if landed:
                 yield from loaded_results(source, key, landed, wh)
                 yield closed_period_result(source, key, wh)
@@ -162,6 +160,18 @@ def _materialize(
             description=" ".join(early_reasons),
             metadata={"loaded_partitions": sum(len(c.partitions) for c in landed)},
             allow_retries=False,
+        )
+
+
+def _materializations(
+    key: dg.AssetKey, result: LandedChunk, wh: Warehouse
+) -> Iterator[dg.AssetMaterialization]:
+    """One materialization per partition the chunk landed, with its rows, lineage and preview."""
+    for partition in result.partitions:
+        yield dg.AssetMaterialization(
+            asset_key=key,
+            partition=partition.partition_key,
+            metadata=partition_metadata(result, partition, wh, preview(wh, result.source.table, partition)),
         )
 
 

@@ -5,13 +5,20 @@ backfill month for sources with a split column, a single day for summaries and s
 that can fail (Stripe, the network, the file) fails before the warehouse transaction starts, and the
 transaction replaces the chunk's days or nothing. The source kind decides what the job is; this
 module is the same for every kind.
+
+A run of many chunks (a month of a report Stripe computes a day at a time) keeps a few Stripe jobs
+in flight: the next chunks' jobs are created, awaited and downloaded in threads while the earlier
+ones load, so the run waits on Stripe about once, not once per day. Chunks still load one at a
+time, in order, each in its own transaction.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +30,7 @@ from pipelines.partition_windows import PartitionWindow
 from pipelines.settling import is_settled
 from pipelines.sources import JobRequest, Source
 from pipelines.stripe import StripeSession
+from pipelines.stripe.files import DownloadedFile
 from pipelines.warehouse import ChangeSpec, CsvFile, LoadResult, LoadSpec, Warehouse, WindowChanges
 
 
@@ -87,15 +95,52 @@ class Landing:
         ``freshness`` is what Stripe published before the run; the chunk's days must be complete
         at that time (the caller sorted them with :meth:`FreshnessProbe.readiness`).
         """
+        return self._load(chunk, self._fetch(chunk), freshness)
+
+    def land_all(
+        self, chunks: Sequence[Sequence[PartitionWindow]], freshness: Freshness
+    ) -> Iterator[LandedChunk]:
+        """Land ``chunks`` in order, as :meth:`land` does, with up to the session's
+        ``jobs_in_flight`` Stripe jobs at once.
+
+        Each chunk is yielded once its transaction committed; the first failure is raised when its
+        chunk's turn comes, after the chunks before it landed, and the jobs fetched ahead of it are
+        abandoned (their files deleted). Close the iterator when stopping early.
+        """
+        in_flight = self._session.settings.jobs_in_flight
+        if in_flight == 1 or len(chunks) == 1:
+            for chunk in chunks:
+                yield self.land(chunk, freshness)
+            return
+        waiting = iter(chunks)
+        ahead: deque[_Prefetch] = deque()
+
+        def fetch_next() -> None:
+            chunk = next(waiting, None)
+            if chunk is not None:
+                ahead.append(_Prefetch.start(chunk, self._fetch))
+
+        for _ in range(in_flight):
+            fetch_next()
+        try:
+            while ahead:
+                prefetch = ahead.popleft()
+                fetched = prefetch.result()
+                fetch_next()
+                yield self._load(prefetch.chunk, fetched, freshness)
+        finally:
+            for prefetch in ahead:
+                prefetch.abandon()
+
+    def _fetch(self, chunk: Sequence[PartitionWindow]) -> _Fetched:
+        """Create the chunk's Stripe job, wait for it, download its file: everything before the load."""
         source = self._source
-        start, end = chunk[0].start, chunk[-1].end
-        account = chunk[0].account
         began = time.monotonic()
         request = JobRequest(
             source_name=source.name,
-            start=start,
-            end=end,
-            account=account,
+            start=chunk[0].start,
+            end=chunk[-1].end,
+            account=chunk[0].account,
             idempotency_scope=self._scope,
             on_created=self._announce,
             log=self._log,
@@ -107,9 +152,20 @@ class Landing:
 
         began = time.monotonic()
         path = self._workdir / f"{run.id}.csv"
-        downloaded = source.download(self._session, run, path, account)
-        downloading = time.monotonic() - began
+        try:
+            downloaded = source.download(self._session, run, path, chunk[0].account)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return _Fetched(run, downloaded, waited, time.monotonic() - began)
 
+    def _load(self, chunk: Sequence[PartitionWindow], fetched: _Fetched, freshness: Freshness) -> LandedChunk:
+        """Replace the chunk's days by the fetched file's rows, in one transaction."""
+        source = self._source
+        start, end = chunk[0].start, chunk[-1].end
+        account = chunk[0].account
+        run, downloaded = fetched.run, fetched.downloaded
+        path, waited, downloading = downloaded.path, fetched.waited, fetched.downloading
         try:
             data_load_time = source.result_freshness(CsvFile(path), run, freshness, end)
             began = time.monotonic()
@@ -166,3 +222,70 @@ class Landing:
 
     def _announce(self, run_id: str) -> None:
         self._log.info(f"{self._source.name}: Stripe run {run_id} created; waiting for it to finish")
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """A chunk's finished Stripe job and its downloaded file, waiting for its load."""
+
+    run: Any
+    downloaded: DownloadedFile
+    waited: float
+    downloading: float
+
+
+class _Prefetch:
+    """One chunk fetched in a daemon thread.
+
+    A daemon thread, not an executor's worker: a run that failed (or was terminated) must be able to
+    exit without waiting for the jobs it fetched ahead to finish at Stripe.
+    """
+
+    def __init__(self, chunk: Sequence[PartitionWindow]) -> None:
+        self.chunk = chunk
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._fetched: _Fetched | None = None
+        self._error: BaseException | None = None
+
+    @classmethod
+    def start(
+        cls, chunk: Sequence[PartitionWindow], fetch: Callable[[Sequence[PartitionWindow]], _Fetched]
+    ) -> _Prefetch:
+        """Begin fetching ``chunk``."""
+        prefetch = cls(chunk)
+        name = f"stripe-fetch-{chunk[0].window.key}"
+        threading.Thread(target=prefetch._run, args=(fetch,), name=name, daemon=True).start()
+        return prefetch
+
+    def _run(self, fetch: Callable[[Sequence[PartitionWindow]], _Fetched]) -> None:
+        try:
+            fetched = fetch(self.chunk)
+        except BaseException as error:  # handed to the main thread, which raises it in order
+            self._error = error
+        else:
+            with self._lock:
+                self._fetched = fetched
+                if self._abandoned:
+                    self._discard()
+        self._done.set()
+
+    def result(self) -> _Fetched:
+        """The fetched chunk, once it is there; the fetch's error, raised here."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._fetched is not None
+        return self._fetched
+
+    def abandon(self) -> None:
+        """Nobody will load this chunk: delete its file now, or when its download ends."""
+        with self._lock:
+            self._abandoned = True
+            self._discard()
+
+    def _discard(self) -> None:
+        # The file holds customer data: it never outlives the run that will not load it.
+        if self._fetched is not None:
+            self._fetched.downloaded.path.unlink(missing_ok=True)

@@ -29,6 +29,7 @@ from pipelines.mrr import continuity_checks
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
 from pipelines.sources.payout_report import PAYOUTS_SENSOR
 from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_FILES_BASE
+from pipelines.stripe.session import DEFAULT_JOBS_IN_FLIGHT
 from pipelines.translator import StripeReportsTranslator
 
 
@@ -44,12 +45,22 @@ def resources_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any
             api_base=environ.get("STRIPE_API_BASE", DEFAULT_API_BASE),
             files_base=environ.get("STRIPE_FILES_BASE", environ.get("STRIPE_API_BASE", DEFAULT_FILES_BASE)),
             rate_limit_dir=environ.get("STRIPE_RATE_LIMIT_DIR") or None,
+            jobs_in_flight=_jobs_in_flight(environ),
         ),
         "warehouse": WarehouseResource(
             url=dg.EnvVar("WAREHOUSE_URL") if environ.get("WAREHOUSE_URL") else DEFAULT_WAREHOUSE_URL,
             schema_name=environ.get("WAREHOUSE_SCHEMA", "stripe"),
         ),
     }
+
+
+def _jobs_in_flight(environ: Mapping[str, str]) -> int:
+    text = environ.get("STRIPE_JOBS_IN_FLIGHT", "").strip()
+    if not text:
+        return DEFAULT_JOBS_IN_FLIGHT
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"STRIPE_JOBS_IN_FLIGHT must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def build_definitions(

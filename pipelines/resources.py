@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 from pipelines.stripe import PollPolicy, StripeSession, StripeSettings, open_session
 from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_DATA_API_VERSION, DEFAULT_FILES_BASE
+from pipelines.stripe.session import DEFAULT_JOBS_IN_FLIGHT
 from pipelines.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse
 
 
@@ -59,6 +60,15 @@ class StripeResource(dg.ConfigurableResource):
         default=None, description="Requests per second across this machine; unset: 80 live, 20 in test mode."
     )
 
+    jobs_in_flight: int = Field(
+        default=DEFAULT_JOBS_IN_FLIGHT,
+        ge=1,
+        description=(
+            "Stripe jobs a run step keeps going at once when it lands many chunks (a backfill of a "
+            "report Stripe computes a day at a time); 1 runs them one after the other."
+        ),
+    )
+
     def __repr__(self) -> str:
         # pydantic's default repr would print the key.
         return f"StripeResource(api_base={self.api_base!r}, files_base={self.files_base!r})"
@@ -85,6 +95,7 @@ class StripeResource(dg.ConfigurableResource):
             run_deadline_per_day_seconds=self.run_deadline_per_day_seconds,
             rate_limit_dir=self.rate_limit_dir,
             rate_limit_per_second=self.rate_limit_per_second,
+            jobs_in_flight=self.jobs_in_flight,
         )
 
     @contextmanager

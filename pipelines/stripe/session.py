@@ -23,6 +23,9 @@ from pipelines.stripe.rate_limit import RateLimiter, default_rate, mode_of
 from pipelines.stripe.reporting import ReportRunner
 from pipelines.stripe.sigma import SigmaRunner
 
+DEFAULT_JOBS_IN_FLIGHT = 4
+"""Stripe jobs a run step keeps going at once when it lands many chunks."""
+
 
 @dataclass(frozen=True)
 class StripeSettings:
@@ -47,6 +50,13 @@ class StripeSettings:
     """Directory of the request bucket shared by every process on the machine; None: no limiter."""
     rate_limit_per_second: float | None = None
     """Requests per second of that bucket; None: Stripe's limit for the key's mode, less a margin."""
+    jobs_in_flight: int = DEFAULT_JOBS_IN_FLIGHT
+    """Stripe jobs one run step keeps going at once when it lands many chunks (a month of a report
+    Stripe computes a day at a time): created and awaited ahead while earlier chunks load."""
+
+    def __post_init__(self) -> None:
+        if self.jobs_in_flight < 1:
+            raise ValueError(f"jobs_in_flight must be at least 1, got {self.jobs_in_flight}")
 
     def run_deadline(self, days: int) -> float:
         """How long to wait for one Stripe job over ``days`` days: a base plus a share per day, capped

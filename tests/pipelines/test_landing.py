@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 from stub_stripe import API_BASE, FILES_BASE, StillClock, StubStripe
 
@@ -17,7 +21,7 @@ from pipelines.landing import Landing
 from pipelines.partition_windows import PartitionWindow
 from pipelines.sources import ReportSource, SigmaSource
 from pipelines.stripe import StripeSession, StripeSettings, open_session
-from pipelines.stripe.errors import RunDeadlineExceeded
+from pipelines.stripe.errors import RunDeadlineExceeded, RunFailedError
 from pipelines.warehouse import Column, StaleLoadError, Warehouse, Window
 
 LOG = logging.getLogger("test_landing")
@@ -208,3 +212,109 @@ def test_a_result_computed_from_older_data_never_replaces_a_newer_one(
 
     assert not is_retryable(raised.value)
     assert [row["amount"] for row in warehouse.preview("activity", "2026-03-08")] == [Decimal("2.000")]
+
+
+# -- many chunks: Stripe jobs kept in flight ------------------------------------------------------
+
+
+def _per_day_runs(stub: StubStripe, failing_day: str | None = None) -> None:
+    """Report runs whose file holds one row on the day of their interval; ``failing_day``'s run fails."""
+
+    def create(request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.content.decode()))
+        day = datetime.fromtimestamp(int(form["parameters[interval_start]"]), UTC)
+        file_id = stub.add_file(f"id,amount,created_utc\ntxn_{day:%d},1.000,{day:%Y-%m-%d} 12:00:00\n")
+        run = {"id": f"frr_{day:%d}", "object": "reporting.report_run", "created": 1772323200}
+        if f"{day:%Y-%m-%d}" == failing_day:
+            run |= {"status": "failed", "error": "Stripe could not compute this report", "result": None}
+        else:
+            run |= {"status": "succeeded", "result": {"id": file_id, "size": len(stub.files[file_id])}}
+        stub.runs[run["id"]] = run
+        return httpx.Response(200, json=run)
+
+    stub.extra_routes["POST /v1/reporting/report_runs"] = create
+
+
+def _chunks_of_one_day(count: int) -> list[list[PartitionWindow]]:
+    return [[day] for day in days(count)]
+
+
+def _settled_fetches() -> None:
+    for thread in threading.enumerate():
+        if thread.name.startswith("stripe-fetch-"):
+            thread.join(timeout=10)
+
+
+def _created_and_loaded(caplog: pytest.LogCaptureFixture) -> list[str]:
+    events = []
+    for record in caplog.records:
+        message = record.getMessage()
+        if "created; waiting" in message:
+            events.append("created " + message.split("Stripe run ")[1].split()[0])
+        elif " rows for " in message:
+            events.append("loaded " + message.split("from Stripe run ")[1].split()[0])
+    return events
+
+
+@contextmanager
+def _session_with(stub: StubStripe, jobs_in_flight: int) -> Iterator[StripeSession]:
+    settings = StripeSettings(
+        api_key="sk_test_landing", api_base=API_BASE, files_base=FILES_BASE, jobs_in_flight=jobs_in_flight
+    )
+    with open_session(settings, transport=stub.transport(), clock=StillClock()) as session:
+        yield session
+
+
+def test_a_run_of_day_chunks_keeps_stripe_jobs_in_flight_while_earlier_days_load(
+    stub: StubStripe, warehouse: Warehouse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _per_day_runs(stub)
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    with _session_with(stub, jobs_in_flight=3) as session:
+        landed = list(
+            landing(REPORT, session, warehouse, tmp_path).land_all(
+                _chunks_of_one_day(4), FreshnessProbe(session).freshness(REPORT)
+            )
+        )
+
+    assert [chunk.stripe_run_id for chunk in landed] == ["frr_08", "frr_09", "frr_10", "frr_11"]
+    assert warehouse.row_counts("activity") == {f"2026-03-{d:02}": 1 for d in (8, 9, 10, 11)}
+    events = _created_and_loaded(caplog)
+    # Three jobs were going before any day loaded; the fourth started only once the first was in.
+    assert set(events[:3]) == {"created frr_08", "created frr_09", "created frr_10"}
+    assert [e for e in events if e.startswith("loaded")] == [f"loaded frr_{d:02}" for d in (8, 9, 10, 11)]
+
+
+def test_one_job_in_flight_runs_each_day_after_the_one_before(
+    stub: StubStripe, warehouse: Warehouse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _per_day_runs(stub)
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    with _session_with(stub, jobs_in_flight=1) as session:
+        list(
+            landing(REPORT, session, warehouse, tmp_path).land_all(
+                _chunks_of_one_day(3), FreshnessProbe(session).freshness(REPORT)
+            )
+        )
+
+    assert _created_and_loaded(caplog) == [
+        f"{what} frr_{d:02}" for d in (8, 9, 10) for what in ("created", "loaded")
+    ]
+
+
+def test_a_failed_day_stops_the_run_after_the_days_before_it_and_leaves_no_file(
+    stub: StubStripe, warehouse: Warehouse, tmp_path: Path
+) -> None:
+    _per_day_runs(stub, failing_day="2026-03-09")
+    with _session_with(stub, jobs_in_flight=3) as session:
+        results = landing(REPORT, session, warehouse, tmp_path).land_all(
+            _chunks_of_one_day(4), FreshnessProbe(session).freshness(REPORT)
+        )
+        with pytest.raises(RunFailedError, match="could not compute"):
+            for _ in results:
+                pass
+        _settled_fetches()
+
+    # The day before the failure landed; the days fetched after it never load.
+    assert warehouse.row_counts("activity") == {"2026-03-08": 1}
+    assert list(tmp_path.glob("*.csv")) == []
