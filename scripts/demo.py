@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             STRIPE_API_KEY=DEMO_KEY,
             STRIPE_API_BASE=url,
             STRIPE_FILES_BASE=url,
+            # Requests paced under Stripe's test-mode limit (25 a second), which the emulator enforces.
+            STRIPE_RATE_LIMIT_DIR=str(home / "stripe-rate-limit"),
         )
         if args.warehouse:
             os.environ["WAREHOUSE_URL"] = args.warehouse

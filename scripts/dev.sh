@@ -18,6 +18,9 @@ trap 'kill "$emulator" 2>/dev/null || true' EXIT INT TERM
 export STRIPE_API_KEY="${STRIPE_API_KEY:-sk_test_51DevKeyForTheLocalEmulator000000}"
 export STRIPE_API_BASE="http://127.0.0.1:$emulator_port"
 export STRIPE_FILES_BASE="$STRIPE_API_BASE"
+# Every run of this Dagster home paces its Stripe requests through one bucket, as deploy/ does: the
+# emulator answers 429 past Stripe's test-mode limit, 25 requests a second.
+export STRIPE_RATE_LIMIT_DIR="${STRIPE_RATE_LIMIT_DIR:-$DAGSTER_HOME/stripe-rate-limit}"
 # The example dbt project downstream of the landed tables (WAREHOUSE_DBT_PROJECT= loads none).
 export WAREHOUSE_DBT_PROJECT="${WAREHOUSE_DBT_PROJECT-$PWD/examples/dbt_finance}"
 
