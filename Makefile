@@ -32,7 +32,7 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 ## Emulator + `dagster dev` on http://127.0.0.1:3000
 dev: $(INSTALLED)

@@ -25,6 +25,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.import_plugin("fault_tally")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The tests that start several processes go first (in their collection order): spread over the
+    # xdist workers from the start, none of them is left to run alone at the end of the suite.
+    items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("browser")))
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorServer]:
     """One emulator for the session; :func:`stripe` resets it before each test."""

@@ -224,6 +224,7 @@ print("kinds:", sorted(definitions.get_assets_def(key).specs_by_key[key].kinds))
 """
 
 
+@pytest.mark.slow
 def test_a_fresh_dagster_project_installs_the_package_scaffolds_the_component_and_lands_a_day(
     tmp_path: Path, emulator: EmulatorServer, control: httpx.Client
 ) -> None:

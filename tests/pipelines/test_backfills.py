@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+import pytest
 from dagster_runs import failure_messages, rows
 from pipeline_settings import FAST_RETRIES, open_warehouse
 
@@ -13,6 +14,8 @@ from pipelines.automation import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.catalog import load_catalog
 from pipelines.project import build_definitions
 from pipelines.resources import StripeResource, WarehouseResource
+
+pytestmark = pytest.mark.slow
 
 QUARTER = ("2026-08-11", "2026-11-08")  # 90 days
 FIVE_WEEKS = ("2026-10-05", "2026-11-08")  # 35 days

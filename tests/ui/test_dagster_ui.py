@@ -29,7 +29,8 @@ from pipelines.sources import ReportSource, SigmaSource, Source
 from pipelines.translator import asset_key
 from pipelines.warehouse import Warehouse
 
-pytestmark = pytest.mark.browser
+# One worker runs the whole module, so one `make dev` serves every test of it.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("dagster_ui")]
 
 ASSET = "balance_change_from_activity_itemized_3"
 """The asset launched from the UI: a report whose rows per day vary, so the plot has a shape."""
