@@ -46,9 +46,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--warehouse",
         metavar="URL",
         default=None,
-        help="SQLAlchemy URL of the warehouse (default: WAREHOUSE_URL, else duckdb:///data/warehouse.duckdb)",
+        help="SQLAlchemy URL of the warehouse (default: WAREHOUSE_URL, else warehouse.duckdb in --data)",
     )
     parser.add_argument("--no-dbt", action="store_true", help=f"do not build {DBT_PROJECT.relative_to(ROOT)}")
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        default=ROOT / "data",
+        help="where the Dagster home (runs) and the logs go (default: data/)",
+    )
     args = parser.parse_args(argv)
     if args.days < 1:
         parser.error("--days must be at least 1")
@@ -59,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
-    data = ROOT / "data"
+    data = args.data.resolve()
     home = data / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
@@ -77,11 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.warehouse:
             os.environ["WAREHOUSE_URL"] = args.warehouse
+        elif not os.environ.get("WAREHOUSE_URL"):
+            # The embedded default, beside the Dagster home (data/warehouse.duckdb, as `make dev` reads it).
+            os.environ["WAREHOUSE_URL"] = f"duckdb:///{data / 'warehouse.duckdb'}"
         if args.no_dbt:
             os.environ.pop("WAREHOUSE_DBT_PROJECT", None)
         else:
             os.environ.setdefault("WAREHOUSE_DBT_PROJECT", str(DBT_PROJECT))
-        return _run(args.days)
+        return _run(args.days, data)
 
 
 def _landing_jobs(defs: Any, targets: list[Any]) -> Any:
@@ -100,7 +110,7 @@ def _landing_jobs(defs: Any, targets: list[Any]) -> Any:
     return dg.Definitions.merge(defs, dg.Definitions(jobs=jobs))
 
 
-def _run(days_wanted: int) -> int:
+def _run(days_wanted: int, data: Path) -> int:
     # Imported here so the environment above is what the definitions see.
     import dagster as dg
 
@@ -171,17 +181,20 @@ def _run(days_wanted: int) -> int:
             failures += not evaluation.passed
 
     if os.environ.get("WAREHOUSE_DBT_PROJECT"):
-        failures += _build_dbt(defs, instance, landed_days, QUIET)
-        print("  (dbt's log: data/dbt.log)")
+        failures += _build_dbt(defs, instance, landed_days, QUIET, data / "dbt.log")
+        print(f"  (dbt's log: {_shown(data / 'dbt.log')})")
 
     _print_row_counts(catalog, days_wanted)
     elapsed = time.monotonic() - started
-    where = os.environ.get("WAREHOUSE_URL", "data/warehouse.duckdb")
-    print(f"\nDone in {elapsed:.0f}s; warehouse: {_hide_password(where)}, runs: data/dagster_home.")
+    where = os.environ["WAREHOUSE_URL"]
+    runs = _shown(data / "dagster_home")
+    print(f"\nDone in {elapsed:.0f}s; warehouse: {_hide_password(where)}, runs: {runs}.")
     return 1 if failures else 0
 
 
-def _build_dbt(defs: Any, instance: Any, landed_days: dict[str, list[str]], run_config: Any) -> int:
+def _build_dbt(
+    defs: Any, instance: Any, landed_days: dict[str, list[str]], run_config: Any, log: Path
+) -> int:
     """``dbt build`` through Dagster: the daily models for the landed days, then the others."""
     from pipelines.automation import RANGE_END_TAG, RANGE_START_TAG
 
@@ -193,9 +206,8 @@ def _build_dbt(defs: Any, instance: Any, landed_days: dict[str, list[str]], run_
     if "finance_dbt_daily" in job_names and days:
         runs.append(("finance_dbt_daily", {RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]}))
     runs.append(("finance_dbt", {}))
-    log = ROOT / "data" / "dbt.log"
     for name, tags in runs:
-        # dbt's own log lines go to the run's log in the UI and to data/dbt.log, not the terminal.
+        # dbt's own log lines go to the run's log in the UI and to dbt.log, not the terminal.
         with log.open("a") as out, contextlib.redirect_stdout(out):
             result = defs.resolve_job_def(name).execute_in_process(
                 instance=instance, tags=tags, run_config=run_config, raise_on_error=False
@@ -238,6 +250,11 @@ def _print_row_counts(catalog: Any, days_wanted: int) -> None:
                         sa.select(sa.func.count()).select_from(sa.table(name, schema="finance"))
                     ).scalar_one()
                     print(f"  finance.{name:<60} {count:>6}")
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the project when it is inside it, as the README names it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _hide_password(url: str) -> str:
