@@ -34,6 +34,7 @@ from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, Warehouse
 from pipelines.sources import DataReportSource
 from pipelines.stripe import StripeSettings
 from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_FILES_BASE
+from pipelines.stripe.session import DEFAULT_JOBS_IN_FLIGHT, parse_jobs_in_flight
 from pipelines.translator import StripeReportsTranslator, warehouse_kind
 
 _log = logging.getLogger("stripe_reports")
@@ -77,6 +78,21 @@ class StripeModel(BaseModel):
         "that is not Stripe's (an emulator serves both).",
     )
     stripe_version: str | None = Field(default=None, description="Pin a Stripe-Version of v1 requests.")
+    rate_limit_dir: str | None = Field(
+        default=None,
+        description="Directory every run on this machine shares for pacing Stripe requests (e.g. under "
+        "DAGSTER_HOME); unset or empty: each process only backs off on 429s.",
+    )
+    # A number or a template such as "{{ env('STRIPE_JOBS_IN_FLIGHT', '4') }}", which is text until
+    # it is resolved.
+    jobs_in_flight: int | str = Field(
+        default=DEFAULT_JOBS_IN_FLIGHT,
+        description="Stripe jobs a run step keeps going at once when it lands many chunks (at least 1).",
+    )
+
+    def jobs(self) -> int:
+        """``jobs_in_flight`` as a number; ValueError naming the attribute when it is not one."""
+        return parse_jobs_in_flight(self.jobs_in_flight, "stripe.jobs_in_flight")
 
 
 class WarehouseModel(BaseModel):
@@ -267,6 +283,9 @@ class StripeReportsComponent(dg.Component, dg.Resolvable):
                 api_base=self.stripe.api_base,
                 files_base=self._files_base(),
                 stripe_version=self.stripe.stripe_version,
+                # An empty value (an unset variable in defs.yaml) means no shared limiter.
+                rate_limit_dir=self.stripe.rate_limit_dir or None,
+                jobs_in_flight=self.stripe.jobs(),
             ),
             "warehouse": WarehouseResource(
                 url=dg.EnvVar(self.warehouse.url_env) if self._url_from_env(environ) else self.warehouse.url,

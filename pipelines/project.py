@@ -29,7 +29,7 @@ from pipelines.mrr import continuity_checks
 from pipelines.resources import DEFAULT_WAREHOUSE_URL, StripeResource, WarehouseResource
 from pipelines.sources.payout_report import PAYOUTS_SENSOR
 from pipelines.stripe.client import DEFAULT_API_BASE, DEFAULT_FILES_BASE
-from pipelines.stripe.session import DEFAULT_JOBS_IN_FLIGHT
+from pipelines.stripe.session import DEFAULT_JOBS_IN_FLIGHT, parse_jobs_in_flight
 from pipelines.translator import StripeReportsTranslator
 
 
@@ -56,11 +56,7 @@ def resources_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any
 
 def _jobs_in_flight(environ: Mapping[str, str]) -> int:
     text = environ.get("STRIPE_JOBS_IN_FLIGHT", "").strip()
-    if not text:
-        return DEFAULT_JOBS_IN_FLIGHT
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"STRIPE_JOBS_IN_FLIGHT must be a whole number of at least 1, got {text!r}")
-    return int(text)
+    return parse_jobs_in_flight(text, "STRIPE_JOBS_IN_FLIGHT") if text else DEFAULT_JOBS_IN_FLIGHT
 
 
 def build_definitions(

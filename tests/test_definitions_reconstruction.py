@@ -127,3 +127,27 @@ def test_the_environment_can_give_each_step_a_process_of_its_own(
     assert executor.name == dg.multiprocess_executor.name
     # forkserver is the multiprocess executor configured to fork steps from a preloaded server.
     assert (executor is dg.multiprocess_executor) == (chosen == "multiprocess")
+
+
+def test_the_environment_sets_the_shared_rate_limit_and_the_jobs_in_flight(
+    keyed: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STRIPE_RATE_LIMIT_DIR", str(tmp_path / "bucket"))
+    monkeypatch.setenv("STRIPE_JOBS_IN_FLIGHT", "2")
+
+    stripe = _load(DefinitionsLoadType.INITIALIZATION).resources["stripe"]
+
+    assert (stripe.rate_limit_dir, stripe.jobs_in_flight) == (str(tmp_path / "bucket"), 2)
+    with stripe.session() as session:
+        assert session.client.rate_limiter is not None
+
+
+def test_without_those_variables_runs_pace_only_themselves_with_four_jobs_in_flight(
+    keyed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STRIPE_RATE_LIMIT_DIR", raising=False)
+    monkeypatch.delenv("STRIPE_JOBS_IN_FLIGHT", raising=False)
+
+    stripe = _load(DefinitionsLoadType.INITIALIZATION).resources["stripe"]
+
+    assert (stripe.rate_limit_dir, stripe.jobs_in_flight) == (None, 4)

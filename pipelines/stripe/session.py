@@ -27,6 +27,15 @@ DEFAULT_JOBS_IN_FLIGHT = 4
 """Stripe jobs a run step keeps going at once when it lands many chunks."""
 
 
+def parse_jobs_in_flight(value: int | str, where: str) -> int:
+    """``value`` (a number, or its text from configuration) as jobs in flight; ValueError naming
+    ``where`` when it is not a whole number of at least 1."""
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{where} must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class StripeSettings:
     """Where Stripe is, which key to use and how patiently to wait: everything a session needs.
