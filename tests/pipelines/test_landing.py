@@ -17,7 +17,7 @@ from stub_stripe import API_BASE, FILES_BASE, StillClock, StubStripe
 
 from pipelines.errors import StaleResultError, is_retryable
 from pipelines.freshness import FreshnessProbe
-from pipelines.landing import Landing
+from pipelines.landing import LandedChunk, Landing
 from pipelines.partition_windows import PartitionWindow
 from pipelines.sources import ReportSource, SigmaSource
 from pipelines.stripe import StripeSession, StripeSettings, open_session
@@ -257,12 +257,16 @@ def _created_and_loaded(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 @contextmanager
-def _session_with(stub: StubStripe, jobs_in_flight: int) -> Iterator[StripeSession]:
+def _landing_days(
+    stub: StubStripe, warehouse: Warehouse, tmp_path: Path, count: int, jobs_in_flight: int
+) -> Iterator[Iterator[LandedChunk]]:
+    """``land_all`` over ``count`` one-day chunks of REPORT, with ``jobs_in_flight`` jobs at once."""
     settings = StripeSettings(
         api_key="sk_test_landing", api_base=API_BASE, files_base=FILES_BASE, jobs_in_flight=jobs_in_flight
     )
     with open_session(settings, transport=stub.transport(), clock=StillClock()) as session:
-        yield session
+        freshness = FreshnessProbe(session).freshness(REPORT)
+        yield landing(REPORT, session, warehouse, tmp_path).land_all(_chunks_of_one_day(count), freshness)
 
 
 def test_a_run_of_day_chunks_keeps_stripe_jobs_in_flight_while_earlier_days_load(
@@ -270,12 +274,8 @@ def test_a_run_of_day_chunks_keeps_stripe_jobs_in_flight_while_earlier_days_load
 ) -> None:
     _per_day_runs(stub)
     caplog.set_level(logging.INFO, logger=LOG.name)
-    with _session_with(stub, jobs_in_flight=3) as session:
-        landed = list(
-            landing(REPORT, session, warehouse, tmp_path).land_all(
-                _chunks_of_one_day(4), FreshnessProbe(session).freshness(REPORT)
-            )
-        )
+    with _landing_days(stub, warehouse, tmp_path, 4, jobs_in_flight=3) as results:
+        landed = list(results)
 
     assert [chunk.stripe_run_id for chunk in landed] == ["frr_08", "frr_09", "frr_10", "frr_11"]
     assert warehouse.row_counts("activity") == {f"2026-03-{d:02}": 1 for d in (8, 9, 10, 11)}
@@ -290,12 +290,8 @@ def test_one_job_in_flight_runs_each_day_after_the_one_before(
 ) -> None:
     _per_day_runs(stub)
     caplog.set_level(logging.INFO, logger=LOG.name)
-    with _session_with(stub, jobs_in_flight=1) as session:
-        list(
-            landing(REPORT, session, warehouse, tmp_path).land_all(
-                _chunks_of_one_day(3), FreshnessProbe(session).freshness(REPORT)
-            )
-        )
+    with _landing_days(stub, warehouse, tmp_path, 3, jobs_in_flight=1) as results:
+        list(results)
 
     assert _created_and_loaded(caplog) == [
         f"{what} frr_{d:02}" for d in (8, 9, 10) for what in ("created", "loaded")
@@ -306,10 +302,7 @@ def test_a_failed_day_stops_the_run_after_the_days_before_it_and_leaves_no_file(
     stub: StubStripe, warehouse: Warehouse, tmp_path: Path
 ) -> None:
     _per_day_runs(stub, failing_day="2026-03-09")
-    with _session_with(stub, jobs_in_flight=3) as session:
-        results = landing(REPORT, session, warehouse, tmp_path).land_all(
-            _chunks_of_one_day(4), FreshnessProbe(session).freshness(REPORT)
-        )
+    with _landing_days(stub, warehouse, tmp_path, 4, jobs_in_flight=3) as results:
         with pytest.raises(RunFailedError, match="could not compute"):
             for _ in results:
                 pass
