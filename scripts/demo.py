@@ -227,11 +227,11 @@ def _build_dbt(
 
 def _print_row_counts(catalog: Any, days_wanted: int) -> None:
     print(f"\nRows per day, by table (the newest {min(days_wanted, 7)} complete days):")
-    from pipelines.resources import DEFAULT_WAREHOUSE_URL
     from pipelines.warehouse import Warehouse
 
-    url = os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
-    with Warehouse(url, schema=os.environ.get("WAREHOUSE_SCHEMA", "stripe")) as warehouse:
+    # main() set WAREHOUSE_URL: --warehouse, the caller's, or the embedded default in --data.
+    url, schema = os.environ["WAREHOUSE_URL"], os.environ.get("WAREHOUSE_SCHEMA", "stripe")
+    with Warehouse(url, schema=schema) as warehouse:
         for spec in catalog.sources:
             if warehouse.table_columns(spec.table) is None:
                 continue
